@@ -281,7 +281,11 @@ static int check_meta(MDB_txn *txn)
 		 * first commit); anything else belongs to someone else.
 		 */
 		MDB_stat ms;
-		rc = mdb_stat(txn, 0, &ms);
+		MDB_dbi main_db;
+		rc = mdb_dbi_open(txn, NULL, 0, &main_db);
+		if (rc == 0) {
+			rc = mdb_stat(txn, main_db, &ms);
+		}
 		if (rc != 0) {
 			return err_to_tal(rc);
 		}

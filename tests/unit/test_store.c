@@ -1,0 +1,723 @@
+/*
+ * tests/unit/test_store.c -- the LMDB store (store/store.h): opening and its
+ * refusals, transactions, cursors, the server's reader lookup, map
+ * exhaustion and writers in two processes.
+ *
+ * Every test works in its own mkdtemp directory under /tmp and removes it.
+ * lmdb.h is included here only to forge databases that tallow itself never
+ * writes (an LMDB file without tallow's marker, another format version).
+ */
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "common/dname.h"
+#include "common/error.h"
+#include "store/store.h"
+#include "tests/unit/tap.h"
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void make_tmp(char *buf, size_t size)
+{
+	snprintf(buf, size, "/tmp/tal-store-XXXXXX");
+	if (mkdtemp(buf) == NULL) {
+		perror("mkdtemp");
+		exit(2);
+	}
+}
+
+static void rm_tree(const char *dir)
+{
+	chmod(dir, 0700);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static bool file_exists(const char *dir, const char *name)
+{
+	char p[512];
+	struct stat sb;
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return stat(p, &sb) == 0;
+}
+
+static int dir_entries(const char *dir)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 0", dir);
+	return system(cmd) == 0 ? 0 : 1;
+}
+
+/* Key of a text name, into a caller buffer; returns its length. */
+static size_t key_of(const char *text, uint8_t *key)
+{
+	int n = tal_key_from_text(text, key);
+	if (n < 0) {
+		printf("# bad test name %s\n", text);
+		exit(2);
+	}
+	return (size_t)n;
+}
+
+static int open_store(const char *dir, unsigned flags, uint64_t map_size, tal_store_t **st)
+{
+	tal_store_opts_t o = { flags, map_size };
+	return tal_store_open(dir, &o, st);
+}
+
+static int put_str(tal_txn_t *txn, tal_db_t db, const char *k, const char *v)
+{
+	return tal_txn_put(txn, db, (const uint8_t *)k, strlen(k), (const uint8_t *)v, strlen(v),
+	                   0);
+}
+
+static bool val_is(const tal_val_t *v, const char *s)
+{
+	return v->data != NULL && v->len == strlen(s) && memcmp(v->data, s, v->len) == 0;
+}
+
+static void test_open_close(void)
+{
+	char base[64], dir[128], file[128];
+	tal_store_t *st = NULL;
+	struct stat sb;
+
+	make_tmp(base, sizeof(base));
+	snprintf(dir, sizeof(dir), "%s/db", base);
+
+	is_int(TAL_ENOENT, open_store(dir, 0, 0, &st), "open: missing directory is ENOENT");
+	ok(st == NULL, "open: no handle on error");
+	is_int(TAL_ENOENT, open_store(dir, TAL_STORE_RDONLY | TAL_STORE_CREATE, 0, &st),
+	       "open: read-only ignores CREATE and reports ENOENT");
+	ok(!file_exists(base, "db"), "open: read-only open created nothing");
+	is_int(TAL_ENODB, open_store(base, 0, 0, &st), "open: empty directory is ENODB");
+	is_int(TAL_ENODB, open_store(base, TAL_STORE_RDONLY, 0, &st),
+	       "open: empty directory read-only is ENODB");
+	is_int(0, dir_entries(base), "open: ENODB left the directory empty");
+
+	snprintf(file, sizeof(file), "%s/plain", base);
+	FILE *f = fopen(file, "w");
+	fclose(f);
+	is_int(TAL_ENOTDIR, open_store(file, TAL_STORE_CREATE, 0, &st),
+	       "open: a regular file is ENOTDIR");
+
+	is_int(0, open_store(dir, TAL_STORE_CREATE, 0, &st), "open: CREATE makes a new store");
+	ok(stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && (sb.st_mode & 0777) == 0755,
+	   "open: created directory has mode 0755");
+	ok(file_exists(dir, "data.mdb") && file_exists(dir, "lock.mdb"),
+	   "open: directory holds data.mdb and lock.mdb");
+	is_str(dir, tal_store_path(st), "store_path is the directory");
+	uint64_t fb = 0, ub = 0;
+	is_int(0, tal_store_size(st, &fb, &ub), "store_size succeeds");
+	ok(fb > 0 && ub > 0 && ub <= fb, "store_size: file %llu, used %llu", (unsigned long long)fb,
+	   (unsigned long long)ub);
+	tal_txn_t *txn = NULL;
+	is_int(0, tal_txn_begin(st, TAL_TXN_WRITE, &txn), "write txn begins");
+	is_int(0, put_str(txn, TAL_DB_CONFIG, "k", "v"), "put into config");
+	is_int(0, tal_txn_commit(txn), "commit");
+	tal_store_close(st);
+	tal_store_close(NULL);
+
+	st = NULL;
+	is_int(0, open_store(dir, TAL_STORE_CREATE, 0, &st), "open: CREATE on an existing store");
+	tal_store_close(st);
+
+	st = NULL;
+	is_int(0, open_store(dir, TAL_STORE_RDONLY, 0, &st), "open: read-only reopen");
+	txn = NULL;
+	is_int(TAL_ERDONLY, tal_txn_begin(st, TAL_TXN_WRITE, &txn),
+	       "write txn on a read-only store is ERDONLY");
+	is_int(0, tal_txn_begin(st, TAL_TXN_READ, &txn), "read txn on a read-only store");
+	tal_val_t v = { 0 };
+	is_int(0, tal_txn_get(txn, TAL_DB_CONFIG, (const uint8_t *)"k", 1, &v), "get after reopen");
+	ok(val_is(&v, "v"), "value survived reopen");
+	is_int(TAL_ERDONLY, put_str(txn, TAL_DB_CONFIG, "x", "y"), "put in a read txn is ERDONLY");
+	is_int(0, tal_txn_commit(txn), "read txn commit ends it");
+	tal_store_close(st);
+
+	rm_tree(base);
+}
+
+static void test_put_get_cursor(void)
+{
+	char base[64];
+	tal_store_t *st = NULL;
+	tal_txn_t *txn = NULL;
+	tal_cursor_t *cur = NULL;
+	tal_val_t k, v;
+
+	make_tmp(base, sizeof(base));
+	is_int(0, open_store(base, TAL_STORE_CREATE, 0, &st), "kv: create");
+	is_int(0, tal_txn_begin(st, TAL_TXN_WRITE, &txn), "kv: write txn");
+	is_int(0, put_str(txn, TAL_DB_NODES, "b", "2"), "kv: put b");
+	is_int(0, put_str(txn, TAL_DB_NODES, "d", "4"), "kv: put d");
+	is_int(0, put_str(txn, TAL_DB_NODES, "a", "1"), "kv: put a");
+	is_int(0, put_str(txn, TAL_DB_NODES, "c", "old"), "kv: put c");
+	is_int(0, put_str(txn, TAL_DB_NODES, "c", "3"), "kv: put c again replaces");
+	is_int(0, put_str(txn, TAL_DB_ZONES, "a", "zone-a"), "kv: same key in zones db");
+	is_int(0, tal_txn_get(txn, TAL_DB_NODES, (const uint8_t *)"c", 1, &v), "kv: get in txn");
+	ok(val_is(&v, "3"), "kv: txn sees its own write");
+	uint8_t *dst = NULL;
+	is_int(0, tal_txn_reserve(txn, TAL_DB_JOURNAL, (const uint8_t *)"r", 1, 5, &dst),
+	       "kv: reserve");
+	ok(dst != NULL, "kv: reserve gives a destination");
+	if (dst != NULL) {
+		memcpy(dst, "hello", 5);
+	}
+	is_int(0, tal_txn_commit(txn), "kv: commit");
+
+	is_int(0, tal_txn_begin(st, TAL_TXN_READ, &txn), "kv: read txn");
+	is_int(0, tal_txn_get(txn, TAL_DB_NODES, (const uint8_t *)"a", 1, &v), "kv: get a");
+	ok(val_is(&v, "1"), "kv: a = 1");
+	is_int(0, tal_txn_get(txn, TAL_DB_ZONES, (const uint8_t *)"a", 1, &v), "kv: get zones a");
+	ok(val_is(&v, "zone-a"), "kv: databases are separate");
+	is_int(0, tal_txn_get(txn, TAL_DB_JOURNAL, (const uint8_t *)"r", 1, &v),
+	       "kv: get reserved");
+	ok(val_is(&v, "hello"), "kv: reserved value was written in place");
+	is_int(TAL_ENOTFOUND, tal_txn_get(txn, TAL_DB_NODES, (const uint8_t *)"zz", 2, &v),
+	       "kv: missing key is ENOTFOUND");
+	is_int(TAL_ENOTFOUND, tal_txn_get(txn, TAL_DB_NODES, (const uint8_t *)"", 0, &v),
+	       "kv: empty key is ENOTFOUND");
+
+	is_int(0, tal_cursor_open(txn, TAL_DB_NODES, &cur), "cursor: open");
+	is_int(0, tal_cursor_seek(cur, (const uint8_t *)"bb", 2, &k, &v), "cursor: seek bb");
+	ok(val_is(&k, "c") && val_is(&v, "3"), "cursor: seek lands on the next key c");
+	is_int(0, tal_cursor_next(cur, &k, &v), "cursor: next");
+	ok(val_is(&k, "d"), "cursor: next is d");
+	is_int(TAL_ENOTFOUND, tal_cursor_next(cur, &k, &v), "cursor: next at the end");
+	is_int(0, tal_cursor_seek(cur, NULL, 0, &k, &v), "cursor: seek to first");
+	ok(val_is(&k, "a"), "cursor: first is a");
+	is_int(TAL_ENOTFOUND, tal_cursor_prev(cur, &k, &v), "cursor: prev before first");
+	is_int(0, tal_cursor_last(cur, &k, &v), "cursor: last");
+	ok(val_is(&k, "d"), "cursor: last is d");
+	is_int(0, tal_cursor_prev(cur, &k, &v), "cursor: prev");
+	ok(val_is(&k, "c"), "cursor: prev of d is c");
+	is_int(TAL_ENOTFOUND, tal_cursor_seek(cur, (const uint8_t *)"e", 1, &k, &v),
+	       "cursor: seek past the end");
+	is_int(TAL_ERDONLY, tal_cursor_del(cur), "cursor: del in a read txn is ERDONLY");
+	tal_cursor_close(cur);
+	tal_cursor_t *empty = NULL;
+	is_int(0, tal_cursor_open(txn, TAL_DB_CONFIG, &empty), "cursor: open on empty db");
+	is_int(TAL_ENOTFOUND, tal_cursor_last(empty, &k, &v), "cursor: last on empty db");
+	is_int(TAL_ENOTFOUND, tal_cursor_seek(empty, NULL, 0, &k, &v), "cursor: first on empty db");
+	tal_cursor_close(empty);
+	tal_txn_abort(txn);
+
+	/* Deletes, by key and by cursor. */
+	is_int(0, tal_txn_begin(st, TAL_TXN_WRITE, &txn), "del: write txn");
+	is_int(0, tal_txn_del(txn, TAL_DB_NODES, (const uint8_t *)"b", 1), "del: b");
+	is_int(TAL_ENOTFOUND, tal_txn_del(txn, TAL_DB_NODES, (const uint8_t *)"b", 1),
+	       "del: b again is ENOTFOUND");
+	is_int(0, tal_cursor_open(txn, TAL_DB_NODES, &cur), "del: cursor");
+	is_int(0, tal_cursor_seek(cur, (const uint8_t *)"c", 1, &k, &v), "del: seek c");
+	is_int(0, tal_cursor_del(cur), "del: cursor del c");
+	is_int(0, tal_cursor_next(cur, &k, &v), "del: next after cursor del");
+	ok(val_is(&k, "d"), "del: next after deleting c is d");
+	tal_cursor_close(cur);
+	is_int(0, tal_txn_commit(txn), "del: commit (ENOTFOUND did not spoil the txn)");
+
+	is_int(0, tal_txn_begin(st, TAL_TXN_READ, &txn), "del: read txn");
+	is_int(TAL_ENOTFOUND, tal_txn_get(txn, TAL_DB_NODES, (const uint8_t *)"b", 1, &v),
+	       "del: b is gone");
+	is_int(TAL_ENOTFOUND, tal_txn_get(txn, TAL_DB_NODES, (const uint8_t *)"c", 1, &v),
+	       "del: c is gone");
+	is_int(0, tal_txn_get(txn, TAL_DB_NODES, (const uint8_t *)"d", 1, &v), "del: d stays");
+	/* A cursor left open is closed by the end of its txn; closing it later is safe. */
+	is_int(0, tal_cursor_open(txn, TAL_DB_NODES, &cur), "cursor: open, left open at abort");
+	tal_txn_abort(txn);
+	is_int(TAL_EINVAL, tal_cursor_next(cur, &k, &v), "cursor: use after its txn is EINVAL");
+	tal_cursor_close(cur);
+
+	/* Append fast path, and the refusal of an out-of-order append. */
+	is_int(0, tal_txn_begin(st, TAL_TXN_WRITE, &txn), "append: write txn");
+	is_int(0,
+	       tal_txn_put(txn, TAL_DB_NODES, (const uint8_t *)"e", 1, (const uint8_t *)"5", 1,
+	                   TAL_PUT_APPEND),
+	       "append: e after d");
+	is_int(TAL_EINVAL,
+	       tal_txn_put(txn, TAL_DB_NODES, (const uint8_t *)"a0", 2, (const uint8_t *)"x", 1,
+	                   TAL_PUT_APPEND),
+	       "append: out of order is EINVAL");
+	is_int(TAL_EINVAL, tal_txn_commit(txn), "append: commit refuses after a failed put");
+	is_int(0, tal_txn_begin(st, TAL_TXN_READ, &txn), "append: read txn");
+	is_int(TAL_ENOTFOUND, tal_txn_get(txn, TAL_DB_NODES, (const uint8_t *)"e", 1, &v),
+	       "append: the refused txn left nothing");
+	tal_txn_abort(txn);
+
+	/* Key length limits, and a failed put spoils the txn. */
+	uint8_t big[512];
+	memset(big, 'k', sizeof(big));
+	is_int(0, tal_txn_begin(st, TAL_TXN_WRITE, &txn), "keylen: write txn");
+	is_int(0, put_str(txn, TAL_DB_NODES, "f", "6"), "keylen: a good put first");
+	is_int(0, tal_txn_put(txn, TAL_DB_NODES, big, 511, (const uint8_t *)"x", 1, 0),
+	       "keylen: 511 octets accepted");
+	is_int(TAL_EINVAL, tal_txn_put(txn, TAL_DB_NODES, big, 512, (const uint8_t *)"x", 1, 0),
+	       "keylen: 512 octets is EINVAL");
+	is_int(TAL_EINVAL, put_str(txn, TAL_DB_NODES, "g", "7"),
+	       "keylen: later puts report the first error");
+	is_int(TAL_EINVAL, tal_txn_commit(txn), "keylen: commit refuses");
+	is_int(0, tal_txn_begin(st, TAL_TXN_WRITE, &txn), "keylen: write txn 2");
+	is_int(TAL_EINVAL, tal_txn_put(txn, TAL_DB_NODES, big, 0, (const uint8_t *)"x", 1, 0),
+	       "keylen: empty key is EINVAL");
+	tal_txn_abort(txn);
+	is_int(0, tal_txn_begin(st, TAL_TXN_READ, &txn), "keylen: read txn");
+	is_int(TAL_ENOTFOUND, tal_txn_get(txn, TAL_DB_NODES, (const uint8_t *)"f", 1, &v),
+	       "keylen: nothing of the refused txn is kept");
+	tal_txn_abort(txn);
+
+	/* Abort leaves nothing. */
+	is_int(0, tal_txn_begin(st, TAL_TXN_WRITE, &txn), "abort: write txn");
+	is_int(0, put_str(txn, TAL_DB_NODES, "h", "8"), "abort: put h");
+	is_int(0, tal_txn_del(txn, TAL_DB_NODES, (const uint8_t *)"a", 1), "abort: del a");
+	tal_txn_abort(txn);
+	tal_txn_abort(NULL);
+	is_int(0, tal_txn_begin(st, TAL_TXN_READ, &txn), "abort: read txn");
+	is_int(TAL_ENOTFOUND, tal_txn_get(txn, TAL_DB_NODES, (const uint8_t *)"h", 1, &v),
+	       "abort: h was not kept");
+	is_int(0, tal_txn_get(txn, TAL_DB_NODES, (const uint8_t *)"a", 1, &v),
+	       "abort: a was not deleted");
+	tal_txn_abort(txn);
+
+	tal_store_close(st);
+	rm_tree(base);
+}
+
+static int put_name(tal_txn_t *txn, tal_db_t db, const char *name, const char *val)
+{
+	uint8_t key[TAL_KEY_MAXLEN];
+	size_t kl = key_of(name, key);
+	return tal_txn_put(txn, db, key, kl, (const uint8_t *)val, strlen(val), 0);
+}
+
+static void lookup(tal_reader_t *rd, const char *name, tal_lookup_t *out)
+{
+	uint8_t key[TAL_KEY_MAXLEN];
+	size_t kl = key_of(name, key);
+	int ret = tal_reader_lookup(rd, key, kl, out);
+	if (ret != 0) {
+		printf("# lookup %s: %s\n", name, tal_errname(ret));
+	}
+}
+
+static void test_reader(void)
+{
+	char base[64];
+	tal_store_t *st = NULL;
+	tal_txn_t *txn = NULL;
+	tal_reader_t *rd = NULL;
+	tal_lookup_t lk;
+	uint8_t key[TAL_KEY_MAXLEN];
+	size_t com_kl = key_of("example.com", key);
+
+	make_tmp(base, sizeof(base));
+	is_int(0, open_store(base, TAL_STORE_CREATE, 0, &st), "reader: create");
+	is_int(0, tal_txn_begin(st, TAL_TXN_WRITE, &txn), "reader: write txn");
+	int ret = 0;
+	ret |= put_name(txn, TAL_DB_ZONES, "example.com", "zone-com");
+	ret |= put_name(txn, TAL_DB_ZONES, "example.org", "zone-org");
+	ret |= put_name(txn, TAL_DB_NODES, "example.com", "apex-com");
+	ret |= put_name(txn, TAL_DB_NODES, "www.example.com", "www");
+	ret |= put_name(txn, TAL_DB_NODES, "a.b.example.com", "ab");
+	ret |= put_name(txn, TAL_DB_NODES, "xexample.com", "stray");
+	ret |= put_name(txn, TAL_DB_NODES, "example.org", "apex-org");
+	is_int(0, ret, "reader: puts");
+	is_int(0, tal_txn_commit(txn), "reader: commit");
+
+	is_int(0, tal_reader_new(st, &rd), "reader: new");
+	is_int(0, tal_reader_begin(rd), "reader: begin");
+	is_int(TAL_EINVAL, tal_reader_begin(rd), "reader: begin twice is EINVAL");
+
+	lookup(rd, "WWW.Example.COM", &lk);
+	ok(val_is(&lk.node, "www"), "lookup www: exact node (case-insensitive)");
+	ok(!lk.has_children, "lookup www: no children");
+	ok(val_is(&lk.zone, "zone-com"), "lookup www: zone example.com");
+	is_int(com_kl, lk.apex_keylen, "lookup www: apex key length");
+
+	lookup(rd, "example.com", &lk);
+	ok(val_is(&lk.node, "apex-com"), "lookup apex: node");
+	ok(lk.has_children, "lookup apex: has children");
+	ok(val_is(&lk.zone, "zone-com"), "lookup apex: exact zone");
+	is_int(com_kl, lk.apex_keylen, "lookup apex: apex key length");
+
+	lookup(rd, "b.example.com", &lk);
+	ok(lk.node.data == NULL, "lookup empty non-terminal: no node");
+	ok(lk.has_children, "lookup empty non-terminal: has children");
+	ok(val_is(&lk.zone, "zone-com"), "lookup empty non-terminal: zone");
+
+	lookup(rd, "nope.example.com", &lk);
+	ok(lk.node.data == NULL && !lk.has_children, "lookup missing name: no node, no children");
+	ok(val_is(&lk.zone, "zone-com"), "lookup missing name: still in example.com");
+
+	lookup(rd, "c.a.b.example.com", &lk);
+	ok(lk.node.data == NULL && !lk.has_children, "lookup below a leaf: nothing");
+	ok(val_is(&lk.zone, "zone-com"), "lookup below a leaf: zone");
+
+	lookup(rd, "xexample.com", &lk);
+	ok(val_is(&lk.node, "stray"), "lookup xexample.com: its node");
+	ok(lk.zone.data == NULL, "lookup xexample.com: not in example.com (labels, not bytes)");
+
+	lookup(rd, "example.net", &lk);
+	ok(lk.zone.data == NULL && lk.node.data == NULL, "lookup example.net: in no zone");
+	ok(!lk.has_children, "lookup example.net: no children");
+
+	lookup(rd, "aaa", &lk);
+	ok(lk.zone.data == NULL, "lookup before every zone: in no zone");
+
+	lookup(rd, "deep.zzz.example.org", &lk);
+	ok(val_is(&lk.zone, "zone-org"), "lookup past the last apex: zone example.org");
+	ok(lk.node.data == NULL, "lookup past the last apex: no node");
+
+	lookup(rd, "zzz", &lk);
+	ok(lk.zone.data == NULL, "lookup after every zone: in no zone");
+
+	lookup(rd, "com", &lk);
+	ok(lk.node.data == NULL && lk.has_children && lk.zone.data == NULL,
+	   "lookup com: empty, has children, in no zone");
+
+	lookup(rd, ".", &lk);
+	ok(lk.node.data == NULL && lk.has_children && lk.zone.data == NULL,
+	   "lookup root: no node, has children, in no zone");
+
+	tal_val_t v;
+	size_t kl = key_of("www.example.com", key);
+	is_int(0, tal_reader_get(rd, TAL_DB_NODES, key, kl, &v), "reader_get www");
+	ok(val_is(&v, "www"), "reader_get value");
+	is_int(TAL_ENOTFOUND, tal_reader_get(rd, TAL_DB_ZONES, key, kl, &v),
+	       "reader_get: www is no apex");
+
+	/* A commit is invisible to the running snapshot and visible after end/begin. */
+	is_int(0, tal_txn_begin(st, TAL_TXN_WRITE, &txn), "reader: write while reading");
+	is_int(0, put_name(txn, TAL_DB_NODES, "new.example.com", "new"), "reader: put new");
+	is_int(0, tal_txn_commit(txn), "reader: commit new");
+	lookup(rd, "new.example.com", &lk);
+	ok(lk.node.data == NULL, "reader: running snapshot does not see the commit");
+	tal_reader_end(rd);
+	is_int(TAL_EINVAL, tal_reader_lookup(rd, key, kl, &lk), "reader: lookup outside begin");
+	is_int(0, tal_reader_begin(rd), "reader: begin again");
+	lookup(rd, "new.example.com", &lk);
+	ok(val_is(&lk.node, "new"), "reader: renewed snapshot sees the commit");
+
+	/* A snapshot txn held alongside the reader in the same thread. */
+	tal_txn_t *snap = NULL;
+	tal_cursor_t *cur = NULL;
+	tal_val_t k;
+	is_int(0, tal_reader_snapshot(st, &snap), "snapshot: begin while the reader is active");
+	is_int(0, tal_txn_begin(st, TAL_TXN_WRITE, &txn), "snapshot: write");
+	is_int(0, put_name(txn, TAL_DB_NODES, "later.example.com", "later"), "snapshot: put");
+	is_int(0, tal_txn_commit(txn), "snapshot: commit");
+	is_int(0, tal_cursor_open(snap, TAL_DB_NODES, &cur), "snapshot: cursor");
+	int n = 0;
+	for (ret = tal_cursor_seek(cur, NULL, 0, &k, &v); ret == 0;
+	     ret = tal_cursor_next(cur, &k, &v)) {
+		n++;
+	}
+	is_int(TAL_ENOTFOUND, ret, "snapshot: walk ends with ENOTFOUND");
+	is_int(6, n, "snapshot: walk sees the 6 nodes of its snapshot, not the later one");
+	tal_cursor_close(cur);
+	tal_txn_abort(snap);
+	tal_reader_end(rd);
+	tal_reader_end(rd);
+	tal_reader_free(rd);
+	tal_reader_free(NULL);
+
+	tal_store_close(st);
+	rm_tree(base);
+}
+
+static void write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+	char p[512];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, data, len) != (ssize_t)len) {
+		perror("write_file");
+		exit(2);
+	}
+	close(fd);
+}
+
+static off_t file_size(const char *dir, const char *name)
+{
+	char p[512];
+	struct stat sb;
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return stat(p, &sb) == 0 ? sb.st_size : -1;
+}
+
+/* A plain LMDB environment with one record in its main database. */
+static int make_plain_lmdb(const char *dir, const char *dbname, const char *k, const char *v)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	int rc = mdb_env_create(&env);
+	rc = rc ? rc : mdb_env_set_maxdbs(env, 8);
+	rc = rc ? rc : mdb_env_open(env, dir, 0, 0644);
+	rc = rc ? rc : mdb_txn_begin(env, NULL, 0, &txn);
+	rc = rc ? rc : mdb_dbi_open(txn, dbname, MDB_CREATE, &dbi);
+	if (rc == 0) {
+		MDB_val mk = { strlen(k), (void *)k };
+		MDB_val mv = { strlen(v), (void *)v };
+		rc = mdb_put(txn, dbi, &mk, &mv, 0);
+	}
+	rc = rc ? rc : mdb_txn_commit(txn);
+	mdb_env_close(env);
+	return rc;
+}
+
+static void test_refusals(void)
+{
+	char base[64];
+	tal_store_t *st = NULL;
+	uint8_t garbage[8192];
+
+	/* Not LMDB at all. */
+	make_tmp(base, sizeof(base));
+	for (size_t i = 0; i < sizeof(garbage); i++) {
+		garbage[i] = (uint8_t)(i * 7 + 3);
+	}
+	write_file(base, "data.mdb", garbage, sizeof(garbage));
+	is_int(TAL_EFOREIGN, open_store(base, 0, 0, &st), "foreign: garbage data.mdb");
+	is_int(TAL_EFOREIGN, open_store(base, TAL_STORE_CREATE, 0, &st),
+	       "foreign: garbage data.mdb, even with CREATE");
+	is_int(TAL_EFOREIGN, open_store(base, TAL_STORE_RDONLY, 0, &st),
+	       "foreign: garbage data.mdb read-only");
+	ok(!file_exists(base, "lock.mdb"), "foreign: no lock.mdb was created");
+	is_int(sizeof(garbage), file_size(base, "data.mdb"), "foreign: data.mdb left as it was");
+	write_file(base, "data.mdb", "", 0);
+	is_int(TAL_EFOREIGN, open_store(base, TAL_STORE_CREATE, 0, &st),
+	       "foreign: empty data.mdb is not ours");
+	is_int(0, file_size(base, "data.mdb"), "foreign: empty data.mdb left empty");
+	rm_tree(base);
+
+	/* LMDB, but not tallow's. */
+	make_tmp(base, sizeof(base));
+	is_int(0, make_plain_lmdb(base, NULL, "hello", "world"), "foreign: plain LMDB env made");
+	off_t before = file_size(base, "data.mdb");
+	is_int(TAL_EFOREIGN, open_store(base, 0, 0, &st), "foreign: LMDB without the marker");
+	is_int(TAL_EFOREIGN, open_store(base, TAL_STORE_CREATE, 0, &st),
+	       "foreign: LMDB without the marker, even with CREATE");
+	is_int(TAL_EFOREIGN, open_store(base, TAL_STORE_RDONLY, 0, &st),
+	       "foreign: LMDB without the marker, read-only");
+	is_int(before, file_size(base, "data.mdb"), "foreign: its data.mdb is unchanged");
+	rm_tree(base);
+
+	make_tmp(base, sizeof(base));
+	is_int(0, make_plain_lmdb(base, "meta", "format", "other"), "foreign: other meta marker");
+	is_int(TAL_EFOREIGN, open_store(base, 0, 0, &st), "foreign: a meta db of another program");
+	rm_tree(base);
+
+	/* Another format version. */
+	make_tmp(base, sizeof(base));
+	is_int(0, open_store(base, TAL_STORE_CREATE, 0, &st), "version: create");
+	tal_store_close(st);
+	st = NULL;
+	{
+		MDB_env *env = NULL;
+		MDB_txn *txn = NULL;
+		MDB_dbi dbi;
+		uint8_t ver[4] = { 0, 0, 0, 2 };
+		int rc = mdb_env_create(&env);
+		rc = rc ? rc : mdb_env_set_maxdbs(env, 8);
+		rc = rc ? rc : mdb_env_open(env, base, 0, 0644);
+		rc = rc ? rc : mdb_txn_begin(env, NULL, 0, &txn);
+		rc = rc ? rc : mdb_dbi_open(txn, "meta", 0, &dbi);
+		if (rc == 0) {
+			MDB_val mk = { 7, "version" };
+			MDB_val mv = { 4, ver };
+			rc = mdb_put(txn, dbi, &mk, &mv, 0);
+		}
+		rc = rc ? rc : mdb_txn_commit(txn);
+		mdb_env_close(env);
+		is_int(0, rc, "version: version 2 written");
+	}
+	is_int(TAL_EVERSION, open_store(base, 0, 0, &st), "version: other version is EVERSION");
+	is_int(TAL_EVERSION, open_store(base, TAL_STORE_RDONLY, 0, &st), "version: read-only too");
+	rm_tree(base);
+
+	/* Damage: both meta pages destroyed after the first. */
+	make_tmp(base, sizeof(base));
+	is_int(0, open_store(base, TAL_STORE_CREATE, 0, &st), "corrupt: create");
+	tal_store_close(st);
+	st = NULL;
+	{
+		char p[512];
+		long psz = sysconf(_SC_PAGESIZE);
+		snprintf(p, sizeof(p), "%s/data.mdb", base);
+		int fd = open(p, O_WRONLY);
+		ok(fd >= 0 && pwrite(fd, garbage, (size_t)psz, psz) == psz,
+		   "corrupt: overwrite the second meta page");
+		close(fd);
+	}
+	is_int(TAL_ECORRUPT, open_store(base, 0, 0, &st), "corrupt: damaged meta page is ECORRUPT");
+	rm_tree(base);
+
+	/* Permissions. */
+	if (geteuid() == 0) {
+		printf("# skip: running as root, which ignores directory permissions\n");
+	} else {
+		make_tmp(base, sizeof(base));
+		is_int(0, open_store(base, TAL_STORE_CREATE, 0, &st), "perm: create");
+		tal_store_close(st);
+		st = NULL;
+		chmod(base, 0);
+		is_int(TAL_EACCES, open_store(base, TAL_STORE_RDONLY, 0, &st),
+		       "perm: read-only open of an unreadable directory is EACCES");
+		is_int(TAL_EACCES, open_store(base, 0, 0, &st),
+		       "perm: read-write open of an unreadable directory is EACCES");
+		chmod(base, 0700);
+		rm_tree(base);
+	}
+}
+
+static void test_map_full(void)
+{
+	char base[64];
+	tal_store_t *st = NULL;
+	tal_txn_t *txn = NULL;
+	uint8_t val[1000];
+	int committed = 0, ret = 0;
+
+	memset(val, 0xab, sizeof(val));
+	make_tmp(base, sizeof(base));
+	is_int(0, open_store(base, TAL_STORE_CREATE, 1 << 20, &st), "mapfull: create with 1 MiB");
+	for (int t = 0; t < 200 && ret == 0; t++) {
+		ret = tal_txn_begin(st, TAL_TXN_WRITE, &txn);
+		if (ret != 0) {
+			break;
+		}
+		for (int i = 0; i < 20 && ret == 0; i++) {
+			char k[32];
+			snprintf(k, sizeof(k), "key%06d", t * 20 + i);
+			ret = tal_txn_put(txn, TAL_DB_NODES, (const uint8_t *)k, strlen(k), val,
+			                  sizeof(val), 0);
+		}
+		if (ret == 0) {
+			ret = tal_txn_commit(txn);
+			if (ret == 0) {
+				committed = t + 1;
+			}
+		} else {
+			is_int(ret, tal_txn_commit(txn),
+			       "mapfull: commit after the failed put fails");
+		}
+	}
+	is_int(TAL_EMAPFULL, ret, "mapfull: writes end with EMAPFULL");
+	ok(committed > 10 && committed < 200, "mapfull: %d txns committed before", committed);
+	tal_store_close(st);
+
+	st = NULL;
+	is_int(0, open_store(base, 0, 0, &st), "mapfull: reopen with the default map");
+	is_int(0, tal_txn_begin(st, TAL_TXN_READ, &txn), "mapfull: read txn");
+	int found = 0;
+	for (int i = 0; i < committed * 20; i++) {
+		char k[32];
+		tal_val_t v;
+		snprintf(k, sizeof(k), "key%06d", i);
+		if (tal_txn_get(txn, TAL_DB_NODES, (const uint8_t *)k, strlen(k), &v) == 0 &&
+		    v.len == sizeof(val) && memcmp(v.data, val, sizeof(val)) == 0) {
+			found++;
+		}
+	}
+	is_int(committed * 20, found, "mapfull: every committed record is intact");
+	char k[32];
+	tal_val_t v;
+	snprintf(k, sizeof(k), "key%06d", committed * 20);
+	is_int(TAL_ENOTFOUND, tal_txn_get(txn, TAL_DB_NODES, (const uint8_t *)k, strlen(k), &v),
+	       "mapfull: nothing of the failed txn is kept");
+	tal_txn_abort(txn);
+	is_int(0, tal_txn_begin(st, TAL_TXN_WRITE, &txn), "mapfull: write after growing the map");
+	is_int(0,
+	       tal_txn_put(txn, TAL_DB_NODES, (const uint8_t *)k, strlen(k), val, sizeof(val), 0),
+	       "mapfull: the put that failed now fits");
+	is_int(0, tal_txn_commit(txn), "mapfull: commit");
+	tal_store_close(st);
+	rm_tree(base);
+}
+
+static int child_writer(const char *dir, int id)
+{
+	tal_store_t *st = NULL;
+	if (open_store(dir, 0, 0, &st) != 0) {
+		return 1;
+	}
+	for (int i = 0; i < 200; i++) {
+		tal_txn_t *txn = NULL;
+		char k[32];
+		snprintf(k, sizeof(k), "w%d-%03d", id, i);
+		if (tal_txn_begin(st, TAL_TXN_WRITE, &txn) != 0) {
+			return 1;
+		}
+		if (put_str(txn, TAL_DB_NODES, k, "x") != 0 || tal_txn_commit(txn) != 0) {
+			return 1;
+		}
+	}
+	tal_store_close(st);
+	return 0;
+}
+
+static void test_two_writers(void)
+{
+	char base[64];
+	tal_store_t *st = NULL;
+	pid_t pids[2];
+
+	make_tmp(base, sizeof(base));
+	is_int(0, open_store(base, TAL_STORE_CREATE, 0, &st), "writers: create");
+	tal_store_close(st);
+	st = NULL;
+	fflush(stdout);
+	for (int c = 0; c < 2; c++) {
+		pids[c] = fork();
+		if (pids[c] == 0) {
+			_exit(child_writer(base, c));
+		}
+	}
+	for (int c = 0; c < 2; c++) {
+		int status = 0;
+		ok(pids[c] > 0 && waitpid(pids[c], &status, 0) == pids[c] && WIFEXITED(status) &&
+		           WEXITSTATUS(status) == 0,
+		   "writers: process %d did 200 write txns", c);
+	}
+	is_int(0, open_store(base, TAL_STORE_RDONLY, 0, &st), "writers: open");
+	tal_txn_t *txn = NULL;
+	tal_cursor_t *cur = NULL;
+	tal_val_t k, v;
+	int n = 0;
+	is_int(0, tal_txn_begin(st, TAL_TXN_READ, &txn), "writers: read txn");
+	is_int(0, tal_cursor_open(txn, TAL_DB_NODES, &cur), "writers: cursor");
+	for (int ret = tal_cursor_seek(cur, NULL, 0, &k, &v); ret == 0;
+	     ret = tal_cursor_next(cur, &k, &v)) {
+		n++;
+	}
+	is_int(400, n, "writers: all 400 keys are present");
+	tal_cursor_close(cur);
+	tal_txn_abort(txn);
+	tal_store_close(st);
+	rm_tree(base);
+}
+
+int main(void)
+{
+	unsetenv("TALLOW_MAP_SIZE");
+	test_open_close();
+	test_put_get_cursor();
+	test_reader();
+	test_refusals();
+	test_map_full();
+	test_two_writers();
+	return tap_done();
+}
