@@ -1,0 +1,217 @@
+/*
+ * server/net_udp.c -- the UDP fast path: batched recvmmsg/sendmmsg.
+ *
+ * Model: libuv stays the event loop, but UDP does not go through uv_udp_t,
+ * which costs one callback and one system call per datagram.  A uv_poll_t
+ * watches the socket; when it is readable the worker loops: recvmmsg up to
+ * TAL_UDP_BATCH datagrams (MSG_DONTWAIT), answer each into its own TX slot
+ * with tal_query_answer, and send all answers with one sendmmsg; until
+ * EAGAIN, a short batch, or TAL_UDP_MAX_ROUNDS batches (so TCP and timers on
+ * the same loop are not starved; the poll is level-triggered and fires again).
+ * The buffers are the worker's, allocated once: nothing here allocates or
+ * logs per packet, and per-packet events are counters.
+ *
+ * On a wildcard address (0.0.0.0, ::) the answer must leave from the address
+ * the query was sent to, or a multi-homed host answers from the wrong one and
+ * the client drops it.  Those sockets receive IP_PKTINFO/IPV6_PKTINFO and the
+ * answer carries it back as the source (as NSD and Unbound do).
+ *
+ * Caveats: a full socket send buffer (EAGAIN) drops the rest of the batch,
+ * counted in udp_send_drop; UDP offers no better back-pressure and a client
+ * retries.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "common/log.h"
+#include "server/net_int.h"
+
+/*
+ * Turns the destination address of a received datagram into the source
+ * control message of its answer.  Returns the control length, 0 if none.
+ */
+static size_t pktinfo_reply(const struct msghdr *rx, uint8_t *out, size_t outsize)
+{
+	struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(rx); c != NULL; c = CMSG_NXTHDR((struct msghdr *)rx, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+		    CMSG_SPACE(sizeof(struct in_pktinfo)) <= outsize) {
+			struct in_pktinfo in, reply;
+			memcpy(&in, CMSG_DATA(c), sizeof(in));
+			memset(&reply, 0, sizeof(reply));
+			reply.ipi_spec_dst = in.ipi_addr;
+			struct cmsghdr *o = (struct cmsghdr *)out;
+			memset(out, 0, CMSG_SPACE(sizeof(reply)));
+			o->cmsg_level = IPPROTO_IP;
+			o->cmsg_type = IP_PKTINFO;
+			o->cmsg_len = CMSG_LEN(sizeof(reply));
+			memcpy(CMSG_DATA(o), &reply, sizeof(reply));
+			return CMSG_SPACE(sizeof(reply));
+		}
+		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+		    CMSG_SPACE(sizeof(struct in6_pktinfo)) <= outsize) {
+			struct in6_pktinfo in6;
+			memcpy(&in6, CMSG_DATA(c), sizeof(in6));
+			struct cmsghdr *o = (struct cmsghdr *)out;
+			memset(out, 0, CMSG_SPACE(sizeof(in6)));
+			o->cmsg_level = IPPROTO_IPV6;
+			o->cmsg_type = IPV6_PKTINFO;
+			o->cmsg_len = CMSG_LEN(sizeof(in6));
+			memcpy(CMSG_DATA(o), &in6, sizeof(in6));
+			return CMSG_SPACE(sizeof(in6));
+		}
+	}
+	return 0;
+}
+
+/* Sends tx_msgs[0..n); a full buffer drops the rest, other errors skip one answer. */
+static void send_batch(tal_worker_t *w, int fd, unsigned n)
+{
+	tal_udp_batch_t *b = w->udp;
+	unsigned sent = 0;
+
+	while (sent < n) {
+		int r = sendmmsg(fd, &b->tx_msgs[sent], n - sent, MSG_DONTWAIT);
+		if (r > 0) {
+			sent += (unsigned)r;
+			w->stats.udp_sent += (unsigned)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR) {
+			continue;
+		}
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+			w->stats.udp_send_drop += n - sent;
+			return;
+		}
+		/* The first message failed (unreachable, bad address): skip it. */
+		w->stats.udp_send_err++;
+		sent++;
+	}
+}
+
+static void udp_readable(uv_poll_t *poll, int status, int events)
+{
+	tal_listener_t *l = poll->data;
+	tal_worker_t *w = l->w;
+	tal_udp_batch_t *b = w->udp;
+	int fd = l->sock.udp_fd;
+
+	if (status < 0 || w->stopping) {
+		return;
+	}
+	for (int round = 0; round < TAL_UDP_MAX_ROUNDS; round++) {
+		for (unsigned i = 0; i < TAL_UDP_BATCH; i++) {
+			struct msghdr *h = &b->rx_msgs[i].msg_hdr;
+			h->msg_name = &b->addr[i];
+			h->msg_namelen = sizeof(b->addr[i]);
+			h->msg_iov = &b->rx_iov[i];
+			h->msg_iovlen = 1;
+			h->msg_control = l->sock.pktinfo ? b->rx_cmsg[i] : NULL;
+			h->msg_controllen = l->sock.pktinfo ? TAL_UDP_CMSG_SPACE : 0;
+			h->msg_flags = 0;
+		}
+		int n = recvmmsg(fd, b->rx_msgs, TAL_UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			/* EAGAIN: drained.  Anything else (ICMP errors) is retried on the next
+			 * event. */
+			return;
+		}
+		w->stats.udp_recv += (unsigned)n;
+
+		unsigned nout = 0;
+		for (int i = 0; i < n; i++) {
+			struct msghdr *h = &b->rx_msgs[i].msg_hdr;
+			if (h->msg_flags & MSG_TRUNC) {
+				w->stats.udp_oversize++;
+				continue;
+			}
+			size_t len =
+			        tal_query_answer(&w->ans, b->rx[i], b->rx_msgs[i].msg_len,
+			                         b->tx[nout], TAL_UDP_TX_SLOT, TAL_TRANSPORT_UDP);
+			if (len == 0) {
+				continue;
+			}
+			struct msghdr *t = &b->tx_msgs[nout].msg_hdr;
+			b->tx_iov[nout].iov_base = b->tx[nout];
+			b->tx_iov[nout].iov_len = len;
+			t->msg_name = &b->addr[i];
+			t->msg_namelen = h->msg_namelen;
+			t->msg_iov = &b->tx_iov[nout];
+			t->msg_iovlen = 1;
+			t->msg_flags = 0;
+			t->msg_control = NULL;
+			t->msg_controllen = 0;
+			if (l->sock.pktinfo) {
+				size_t cl = pktinfo_reply(h, b->tx_cmsg[nout], TAL_UDP_CMSG_SPACE);
+				if (cl > 0) {
+					t->msg_control = b->tx_cmsg[nout];
+					t->msg_controllen = cl;
+				}
+			}
+			nout++;
+		}
+		if (nout > 0) {
+			send_batch(w, fd, nout);
+		}
+		if (n < TAL_UDP_BATCH) {
+			return;
+		}
+	}
+}
+
+int tal__udp_start(tal_worker_t *w, tal_listener_t *l)
+{
+	tal_udp_batch_t *b = w->udp;
+	int rc;
+
+	for (unsigned i = 0; i < TAL_UDP_BATCH; i++) {
+		b->rx_iov[i].iov_base = b->rx[i];
+		b->rx_iov[i].iov_len = TAL_UDP_RX_SLOT;
+	}
+	rc = uv_poll_init_socket(&w->loop, &l->poll, l->sock.udp_fd);
+	if (rc < 0) {
+		tal_log_err("listen, udp %s: %s", l->sock.text, uv_strerror(rc));
+		return rc;
+	}
+	l->poll_init = true;
+	l->poll.data = l;
+	rc = uv_poll_start(&l->poll, UV_READABLE, udp_readable);
+	if (rc < 0) {
+		tal_log_err("listen, udp %s: %s", l->sock.text, uv_strerror(rc));
+		return rc;
+	}
+	return 0;
+}
+
+static void udp_closed(uv_handle_t *h)
+{
+	tal_listener_t *l = h->data;
+
+	/* uv_poll_t does not own the descriptor. */
+	if (l->sock.udp_fd >= 0) {
+		close(l->sock.udp_fd);
+		l->sock.udp_fd = -1;
+	}
+}
+
+void tal__udp_close(tal_listener_t *l)
+{
+	if (l->poll_init) {
+		if (!uv_is_closing((uv_handle_t *)&l->poll)) {
+			uv_close((uv_handle_t *)&l->poll, udp_closed);
+		}
+	} else if (l->sock.udp_fd >= 0) {
+		close(l->sock.udp_fd);
+		l->sock.udp_fd = -1;
+	}
+}
