@@ -62,7 +62,50 @@ struct tal_store {
 	unsigned flags;
 	pthread_rwlock_t remap;
 	char *path;
+	dev_t dev; /* the directory's identity, for the open-stores registry */
+	ino_t ino;
+	pid_t pid;
+	tal_store_t *next_open;
 };
+
+/*
+ * Stores open in this process.  LMDB forbids opening one environment twice
+ * in a process: closing either handle drops the other's POSIX locks, and a
+ * writer elsewhere may then recycle pages its readers still use.  Entries
+ * inherited across fork() carry the parent's pid and are ignored.
+ */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static tal_store_t *open_stores;
+
+static int register_open(tal_store_t *st)
+{
+	int ret = 0;
+	pthread_mutex_lock(&open_lock);
+	for (tal_store_t *o = open_stores; o != NULL; o = o->next_open) {
+		if (o->dev == st->dev && o->ino == st->ino && o->pid == st->pid) {
+			ret = TAL_EBUSY;
+			break;
+		}
+	}
+	if (ret == 0) {
+		st->next_open = open_stores;
+		open_stores = st;
+	}
+	pthread_mutex_unlock(&open_lock);
+	return ret;
+}
+
+static void unregister_open(tal_store_t *st)
+{
+	pthread_mutex_lock(&open_lock);
+	for (tal_store_t **pp = &open_stores; *pp != NULL; pp = &(*pp)->next_open) {
+		if (*pp == st) {
+			*pp = st->next_open;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&open_lock);
+}
 
 struct tal_txn {
 	tal_store_t *st;
@@ -382,7 +425,7 @@ int tal_store_open(const char *dir, const tal_store_opts_t *opts, tal_store_t **
 	unsigned flags = opts != NULL ? opts->flags : 0;
 	bool rdonly = flags & TAL_STORE_RDONLY;
 	bool create = (flags & TAL_STORE_CREATE) && !rdonly;
-	bool made_dir = false, made_data = false, made_lock = false;
+	bool made_dir = false, made_data = false, made_lock = false, registered = false;
 	char *data_path = NULL, *lock_path = NULL;
 	tal_store_t *st = NULL;
 	uint64_t map_size;
@@ -415,6 +458,8 @@ int tal_store_open(const char *dir, const tal_store_opts_t *opts, tal_store_t **
 		ret = TAL_ENOTDIR;
 		goto cleanup;
 	}
+	dev_t dir_dev = sb.st_dev;
+	ino_t dir_ino = sb.st_ino;
 
 	data_path = path_join(dir, DATA_FILE);
 	lock_path = path_join(dir, LOCK_FILE);
@@ -429,6 +474,14 @@ int tal_store_open(const char *dir, const tal_store_opts_t *opts, tal_store_t **
 		goto cleanup;
 	}
 	st->flags = rdonly ? TAL_STORE_RDONLY : 0;
+	st->dev = dir_dev;
+	st->ino = dir_ino;
+	st->pid = getpid();
+	ret = register_open(st);
+	if (ret != 0) {
+		goto cleanup;
+	}
+	registered = true;
 
 	if (stat(data_path, &sb) != 0) {
 		if (errno != ENOENT) {
@@ -491,12 +544,15 @@ int tal_store_open(const char *dir, const tal_store_opts_t *opts, tal_store_t **
 	}
 	*out = st;
 	st = NULL;
-	made_dir = made_data = made_lock = false;
+	made_dir = made_data = made_lock = registered = false;
 	ret = 0;
 cleanup:
 	if (st != NULL) {
 		if (st->env != NULL) {
 			mdb_env_close(st->env);
+		}
+		if (registered) {
+			unregister_open(st);
 		}
 		free(st->path);
 		free(st);
@@ -522,6 +578,7 @@ void tal_store_close(tal_store_t *st)
 	}
 	mdb_env_close(st->env);
 	pthread_rwlock_destroy(&st->remap);
+	unregister_open(st);
 	free(st->path);
 	free(st);
 }

@@ -9,6 +9,7 @@
  */
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,9 +41,14 @@ static void make_tmp(char *buf, size_t size)
 	}
 }
 
+/* Removes a test directory, including subdirectories a test made unreadable. */
 static void rm_tree(const char *dir)
 {
-	chmod(dir, 0700);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "chmod -R u+rwX '%s'", dir);
+	if (system(cmd) != 0) {
+		printf("# could not chmod %s\n", dir);
+	}
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -565,22 +571,133 @@ static void test_refusals(void)
 	is_int(TAL_ECORRUPT, open_store(base, 0, 0, &st), "corrupt: damaged meta page is ECORRUPT");
 	rm_tree(base);
 
-	/* Permissions. */
-	if (geteuid() == 0) {
-		printf("# skip: running as root, which ignores directory permissions\n");
-	} else {
-		make_tmp(base, sizeof(base));
-		is_int(0, open_store(base, TAL_STORE_CREATE, 0, &st), "perm: create");
-		tal_store_close(st);
-		st = NULL;
-		chmod(base, 0);
-		is_int(TAL_EACCES, open_store(base, TAL_STORE_RDONLY, 0, &st),
-		       "perm: read-only open of an unreadable directory is EACCES");
-		is_int(TAL_EACCES, open_store(base, 0, 0, &st),
-		       "perm: read-write open of an unreadable directory is EACCES");
-		chmod(base, 0700);
-		rm_tree(base);
+	/* An LMDB environment with no records: what an interrupted create leaves. */
+	make_tmp(base, sizeof(base));
+	{
+		MDB_env *env = NULL;
+		int rc = mdb_env_create(&env);
+		rc = rc ? rc : mdb_env_open(env, base, 0, 0644);
+		mdb_env_close(env);
+		is_int(0, rc, "blank: empty LMDB env made");
 	}
+	is_int(TAL_EFOREIGN, open_store(base, 0, 0, &st), "blank: not ours without CREATE");
+	is_int(0, open_store(base, TAL_STORE_CREATE, 0, &st), "blank: CREATE adopts it");
+	tal_store_close(st);
+	st = NULL;
+	is_int(0, open_store(base, TAL_STORE_RDONLY, 0, &st), "blank: now a tallow store");
+	tal_store_close(st);
+	st = NULL;
+	rm_tree(base);
+}
+
+/* Opens the store twice in one process: refused, as LMDB requires. */
+static void test_double_open(void)
+{
+	char base[64], alias[128];
+	tal_store_t *st = NULL, *st2 = NULL;
+
+	make_tmp(base, sizeof(base));
+	is_int(0, open_store(base, TAL_STORE_CREATE, 0, &st), "double: create");
+	is_int(TAL_EBUSY, open_store(base, TAL_STORE_RDONLY, 0, &st2),
+	       "double: a second open in one process is EBUSY");
+	snprintf(alias, sizeof(alias), "%s/.", base);
+	is_int(TAL_EBUSY, open_store(alias, 0, 0, &st2), "double: also under another spelling");
+	ok(st2 == NULL, "double: no second handle");
+	tal_store_close(st);
+	st = NULL;
+	is_int(0, open_store(alias, 0, 0, &st), "double: open again after close");
+	tal_store_close(st);
+	rm_tree(base);
+}
+
+enum { PERM_N = 5 };
+
+/* The permission checks, run as an unprivileged user; results into res[]. */
+static void perm_run(const char *base, int *res)
+{
+	char p[256];
+	tal_store_t *st = NULL;
+
+	snprintf(p, sizeof(p), "%s/locked", base);
+	res[0] = open_store(p, TAL_STORE_RDONLY, 0, &st);
+	tal_store_close(st);
+	st = NULL;
+	res[1] = open_store(p, 0, 0, &st);
+	tal_store_close(st);
+	st = NULL;
+	snprintf(p, sizeof(p), "%s/ro", base);
+	res[2] = open_store(p, TAL_STORE_RDONLY, 0, &st);
+	tal_store_close(st);
+	st = NULL;
+	snprintf(p, sizeof(p), "%s/rodir/new", base);
+	res[3] = open_store(p, TAL_STORE_CREATE, 0, &st);
+	tal_store_close(st);
+	res[4] = file_exists(base, "rodir/new");
+}
+
+static void test_permissions(void)
+{
+	char base[64], p[256];
+	tal_store_t *st = NULL;
+	int res[PERM_N];
+
+	make_tmp(base, sizeof(base));
+	chmod(base, 0755);
+	snprintf(p, sizeof(p), "%s/locked", base);
+	is_int(0, open_store(p, TAL_STORE_CREATE, 0, &st), "perm: create locked");
+	tal_store_close(st);
+	st = NULL;
+	snprintf(p, sizeof(p), "%s/ro", base);
+	is_int(0, open_store(p, TAL_STORE_CREATE, 0, &st), "perm: create ro");
+	tal_store_close(st);
+	st = NULL;
+	snprintf(p, sizeof(p), "%s/ro/lock.mdb", base);
+	chmod(p, 0444);
+	snprintf(p, sizeof(p), "%s/ro", base);
+	chmod(p, 0555);
+	snprintf(p, sizeof(p), "%s/rodir", base);
+	mkdir(p, 0555);
+	snprintf(p, sizeof(p), "%s/locked", base);
+	chmod(p, 0);
+
+	if (geteuid() != 0) {
+		perm_run(base, res);
+	} else {
+		/* Root ignores permissions: check them as uid/gid 65534 in a child. */
+		printf("# running as root: permission checks run in a child as uid 65534\n");
+		int fds[2];
+		if (pipe(fds) != 0) {
+			exit(2);
+		}
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid == 0) {
+			close(fds[0]);
+			for (int i = 0; i < PERM_N; i++) {
+				res[i] = 1;
+			}
+			if (setgroups(0, NULL) == 0 && setgid(65534) == 0 && setuid(65534) == 0) {
+				perm_run(base, res);
+			}
+			ssize_t w = write(fds[1], res, sizeof(res));
+			_exit(w == (ssize_t)sizeof(res) ? 0 : 1);
+		}
+		close(fds[1]);
+		memset(res, 0, sizeof(res));
+		ssize_t n = read(fds[0], res, sizeof(res));
+		close(fds[0]);
+		int status = 0;
+		waitpid(pid, &status, 0);
+		ok(n == (ssize_t)sizeof(res) && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		   "perm: unprivileged child reported");
+	}
+	is_int(TAL_EACCES, res[0], "perm: read-only open of an unreadable directory is EACCES");
+	is_int(TAL_EACCES, res[1], "perm: read-write open of an unreadable directory is EACCES");
+	is_int(TAL_EACCES, res[2],
+	       "perm: read-only open without write access to lock.mdb is EACCES");
+	is_int(TAL_EACCES, res[3], "perm: CREATE in an unwritable directory is EACCES");
+	is_int(0, res[4], "perm: the refused CREATE made nothing");
+	rm_tree(base);
 }
 
 static void test_map_full(void)
@@ -717,6 +834,8 @@ int main(void)
 	test_put_get_cursor();
 	test_reader();
 	test_refusals();
+	test_double_open();
+	test_permissions();
 	test_map_full();
 	test_two_writers();
 	return tap_done();
