@@ -64,6 +64,7 @@ const char tal__ctl_help_main[] =
         "  export [--format csv|zone]\n"
         "                       print the policies as CSV, or the zone as a master file\n"
         "  zones [--json]       print the zones in the database with their serials\n"
+        "  journal [--rrs]      print the zone's change journal (serials, counts, RRs)\n"
         "  help [COMMAND]       print this help, or a command's\n"
         "\n"
         "Options (also accepted after the command):\n" COMMON_OPTIONS
