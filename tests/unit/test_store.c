@@ -10,11 +10,14 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -765,6 +768,302 @@ static void test_map_full(void)
 	rm_tree(base);
 }
 
+/* Commits `txns` transactions of 20 values of 1000 octets; returns how many landed. */
+static int fill(tal_store_t *st, const char *prefix, int txns, int *last_ret)
+{
+	uint8_t val[1000];
+	int committed = 0, ret = 0;
+
+	memset(val, 0x5a, sizeof(val));
+	for (int t = 0; t < txns && ret == 0; t++) {
+		tal_txn_t *txn = NULL;
+		ret = tal_txn_begin(st, TAL_TXN_WRITE, &txn);
+		for (int i = 0; i < 20 && ret == 0; i++) {
+			char k[48];
+			snprintf(k, sizeof(k), "%s%06d", prefix, t * 20 + i);
+			ret = tal_txn_put(txn, TAL_DB_NODES, (const uint8_t *)k, strlen(k), val,
+			                  sizeof(val), 0);
+		}
+		if (ret == 0) {
+			ret = tal_txn_commit(txn);
+		} else if (txn != NULL) {
+			tal_txn_abort(txn);
+		}
+		if (ret == 0) {
+			committed++;
+		}
+	}
+	*last_ret = ret;
+	return committed;
+}
+
+static void test_map_size_env(void)
+{
+	char base[64], dir[128];
+	tal_store_t *st = NULL;
+	int ret;
+
+	make_tmp(base, sizeof(base));
+	snprintf(dir, sizeof(dir), "%s/db", base);
+	setenv("TALLOW_MAP_SIZE", "12Q", 1);
+	is_int(TAL_EINVAL, open_store(dir, TAL_STORE_CREATE, 0, &st),
+	       "TALLOW_MAP_SIZE=12Q is EINVAL");
+	ok(!file_exists(base, "db"), "TALLOW_MAP_SIZE=12Q: nothing created");
+	setenv("TALLOW_MAP_SIZE", "0", 1);
+	is_int(TAL_EINVAL, open_store(dir, TAL_STORE_CREATE, 0, &st),
+	       "TALLOW_MAP_SIZE=0 is EINVAL");
+	setenv("TALLOW_MAP_SIZE", "1K1", 1);
+	is_int(TAL_EINVAL, open_store(dir, TAL_STORE_CREATE, 0, &st),
+	       "TALLOW_MAP_SIZE=1K1 is EINVAL");
+
+	setenv("TALLOW_MAP_SIZE", "2M", 1);
+	is_int(0, open_store(dir, TAL_STORE_CREATE, 0, &st), "TALLOW_MAP_SIZE=2M: create");
+	int n = fill(st, "a", 200, &ret);
+	is_int(TAL_EMAPFULL, ret, "TALLOW_MAP_SIZE=2M: the map fills");
+	ok(n > 40 && n * 20 * 1000 < 2 * 1024 * 1024, "TALLOW_MAP_SIZE=2M: %d txns fit", n);
+	tal_store_close(st);
+	st = NULL;
+
+	setenv("TALLOW_MAP_SIZE", "2097152", 1);
+	is_int(0, open_store(dir, 0, 0, &st), "TALLOW_MAP_SIZE in plain bytes");
+	fill(st, "b", 1, &ret);
+	is_int(TAL_EMAPFULL, ret, "TALLOW_MAP_SIZE in bytes: still full");
+	tal_store_close(st);
+	st = NULL;
+
+	setenv("TALLOW_MAP_SIZE", "3mib", 1);
+	is_int(0, open_store(dir, 0, 0, &st), "TALLOW_MAP_SIZE=3mib");
+	n = fill(st, "c", 200, &ret);
+	ok(ret == TAL_EMAPFULL && n > 10 && n < 80, "TALLOW_MAP_SIZE=3mib: one more MiB, %d txns",
+	   n);
+	tal_store_close(st);
+	st = NULL;
+
+	is_int(0, open_store(dir, 0, 16 << 20, &st), "opts.map_size wins over TALLOW_MAP_SIZE");
+	n = fill(st, "d", 200, &ret);
+	ok(ret == 0 && n == 200, "opts.map_size 16 MiB: all 200 txns fit (%d, %s)", n,
+	   tal_errname(ret));
+	tal_store_close(st);
+	unsetenv("TALLOW_MAP_SIZE");
+	rm_tree(base);
+}
+
+/* Another process grows the map past ours: readers and writers adopt it. */
+static void test_map_resized(void)
+{
+	char base[64];
+	tal_store_t *st = NULL;
+	tal_reader_t *rd = NULL;
+	tal_txn_t *snap = NULL, *txn = NULL;
+	tal_val_t v;
+	int ret;
+
+	make_tmp(base, sizeof(base));
+	is_int(0, open_store(base, TAL_STORE_CREATE, 1 << 20, &st), "resized: create with 1 MiB");
+	fill(st, "p", 1, &ret);
+	is_int(0, ret, "resized: first data");
+	is_int(0, tal_reader_new(st, &rd), "resized: reader");
+	is_int(0, tal_reader_snapshot(st, &snap), "resized: snapshot before the growth");
+
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		tal_store_t *cst = NULL;
+		int r = 0;
+		if (open_store(base, 0, 16 << 20, &cst) != 0) {
+			_exit(1);
+		}
+		int n = fill(cst, "q", 150, &r);
+		tal_store_close(cst);
+		_exit(r == 0 && n == 150 ? 0 : 1);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "resized: child wrote 3 MB");
+
+	is_int(TAL_EAGAIN, tal_reader_begin(rd),
+	       "resized: no remap while a snapshot is live (EAGAIN)");
+	tal_cursor_t *cur = NULL;
+	tal_val_t k;
+	is_int(0, tal_cursor_open(snap, TAL_DB_NODES, &cur), "resized: the old snapshot reads on");
+	is_int(0, tal_cursor_last(cur, &k, &v), "resized: last key of the old snapshot");
+	ok(k.len > 0 && ((const char *)k.data)[0] == 'p', "resized: old snapshot sees old data");
+	tal_cursor_close(cur);
+	tal_txn_abort(snap);
+
+	is_int(0, tal_reader_begin(rd), "resized: reader begins after the remap");
+	is_int(0, tal_reader_get(rd, TAL_DB_NODES, (const uint8_t *)"q002999", 7, &v),
+	       "resized: reader sees the other process's last key");
+	ok(v.len == 1000, "resized: value length");
+	tal_reader_end(rd);
+	is_int(0, tal_txn_begin(st, TAL_TXN_WRITE, &txn), "resized: write txn after the remap");
+	is_int(0, put_str(txn, TAL_DB_NODES, "z", "z"), "resized: put");
+	is_int(0, tal_txn_commit(txn), "resized: commit");
+	tal_reader_free(rd);
+	tal_store_close(st);
+	rm_tree(base);
+}
+
+/* A full reader table: EREADERS while the holder lives, its slots reclaimed after it dies. */
+static void test_readers_full(void)
+{
+	char base[64];
+	tal_store_t *st = NULL;
+	tal_reader_t *rd = NULL;
+	int fds[2];
+
+	make_tmp(base, sizeof(base));
+	is_int(0, open_store(base, TAL_STORE_CREATE, 0, &st), "readers: create");
+	if (pipe(fds) != 0) {
+		exit(2);
+	}
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		tal_store_t *cst = NULL;
+		int n = -1;
+		close(fds[0]);
+		if (open_store(base, TAL_STORE_RDONLY, 0, &cst) == 0) {
+			tal_reader_t *r = NULL;
+			int ret = 0;
+			for (n = 0; n < 4096; n++) {
+				ret = tal_reader_new(cst, &r);
+				if (ret != 0) {
+					break;
+				}
+			}
+			if (ret != TAL_EREADERS) {
+				n = -1;
+			}
+		}
+		if (write(fds[1], &n, sizeof(n)) != sizeof(n)) {
+			_exit(1);
+		}
+		for (;;) {
+			pause(); /* holds the slots until killed */
+		}
+	}
+	close(fds[1]);
+	int n = 0;
+	ok(read(fds[0], &n, sizeof(n)) == sizeof(n), "readers: child reported");
+	close(fds[0]);
+	ok(n >= TAL_STORE_MAXREADERS, "readers: a process got %d readers, then EREADERS", n);
+	is_int(TAL_EREADERS, tal_reader_new(st, &rd), "readers: table full while the holder lives");
+	ok(rd == NULL, "readers: no reader on error");
+	tal_txn_t *txn = NULL;
+	is_int(TAL_EREADERS, tal_txn_begin(st, TAL_TXN_READ, &txn), "readers: read txn too");
+	is_int(0, tal_txn_begin(st, TAL_TXN_WRITE, &txn), "readers: a writer needs no slot");
+	tal_txn_abort(txn);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	is_int(0, tal_reader_new(st, &rd), "readers: stale slots cleared and retried");
+	is_int(0, tal_reader_begin(rd), "readers: begin");
+	tal_reader_end(rd);
+	tal_reader_free(rd);
+	tal_store_close(st);
+	rm_tree(base);
+}
+
+struct reader_arg {
+	tal_store_t *st;
+	int errors;
+	int regressions; /* more than one commit back */
+	int steps_back;  /* exactly one commit back */
+	int lookups;
+	unsigned last;
+};
+
+static void *reader_thread(void *p)
+{
+	struct reader_arg *a = p;
+	tal_reader_t *rd = NULL;
+	uint8_t key[TAL_KEY_MAXLEN];
+	size_t kl = key_of("counter.example.com", key);
+
+	if (tal_reader_new(a->st, &rd) != 0) {
+		a->errors++;
+		return NULL;
+	}
+	/* Until the last commit is seen, bounded at 20 s. */
+	time_t deadline = time(NULL) + 20;
+	while (a->last < 199 && time(NULL) < deadline) {
+		tal_lookup_t lk;
+		if (tal_reader_begin(rd) != 0) {
+			a->errors++;
+			continue;
+		}
+		if (tal_reader_lookup(rd, key, kl, &lk) != 0) {
+			a->errors++;
+		} else if (lk.node.data != NULL && lk.node.len == sizeof(unsigned)) {
+			unsigned c;
+			memcpy(&c, lk.node.data, sizeof(c));
+			if (c > 199) {
+				a->errors++;
+			} else if (c + 1 < a->last) {
+				a->regressions++;
+			} else if (c + 1 == a->last) {
+				a->steps_back++;
+			}
+			a->last = c;
+			a->lookups++;
+		}
+		tal_reader_end(rd);
+	}
+	tal_reader_free(rd);
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	char base[64];
+	tal_store_t *st = NULL;
+	pthread_t th[2];
+	struct reader_arg args[2];
+	uint8_t key[TAL_KEY_MAXLEN];
+	size_t kl = key_of("counter.example.com", key);
+	int werr = 0;
+
+	make_tmp(base, sizeof(base));
+	is_int(0, open_store(base, TAL_STORE_CREATE, 0, &st), "threads: create");
+	for (int i = 0; i < 2; i++) {
+		args[i] = (struct reader_arg){ st, 0, 0, 0, 0, 0 };
+		pthread_create(&th[i], NULL, reader_thread, &args[i]);
+	}
+	for (unsigned c = 0; c < 200; c++) {
+		tal_txn_t *txn = NULL;
+		if (tal_txn_begin(st, TAL_TXN_WRITE, &txn) != 0 ||
+		    tal_txn_put(txn, TAL_DB_NODES, key, kl, (const uint8_t *)&c, sizeof(c), 0) !=
+		            0 ||
+		    tal_txn_commit(txn) != 0) {
+			werr++;
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+	}
+	is_int(0, werr, "threads: 200 commits while two threads read");
+	for (int i = 0; i < 2; i++) {
+		is_int(0, args[i].errors, "threads: reader %d had no errors", i);
+		/*
+		 * LMDB publishes a commit's meta page before the shared txnid,
+		 * so a begin racing a commit can see it early and the next
+		 * begin the one before: one step back, never more, and
+		 * never a state that was not committed.
+		 */
+		is_int(0, args[i].regressions,
+		       "threads: reader %d never saw the counter more than one commit back", i);
+		if (args[i].steps_back > 0) {
+			printf("# reader %d saw a commit early %d times (LMDB publishes the meta "
+			       "page before the txnid)\n",
+			       i, args[i].steps_back);
+		}
+		is_int(199, args[i].last, "threads: reader %d saw the last commit (%d lookups)", i,
+		       args[i].lookups);
+	}
+	tal_store_close(st);
+	rm_tree(base);
+}
+
 static int child_writer(const char *dir, int id)
 {
 	tal_store_t *st = NULL;
@@ -838,5 +1137,9 @@ int main(void)
 	test_permissions();
 	test_map_full();
 	test_two_writers();
+	test_map_size_env();
+	test_map_resized();
+	test_readers_full();
+	test_threads();
 	return tap_done();
 }
