@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -178,6 +179,27 @@ static int err_to_tal(int rc)
 }
 
 /*
+ * The error of a failed commit.  LMDB reports a short write as EIO, and a
+ * short write to a regular file is what a full file system produces; the
+ * user needs to hear "no space", so EIO with (almost) no space left is
+ * reported as TAL_ENOSPC.
+ */
+static int commit_err(MDB_env *env, int rc)
+{
+	struct statvfs vfs;
+	int fd;
+
+	if (rc != EIO) {
+		return err_to_tal(rc);
+	}
+	if (mdb_env_get_fd(env, &fd) == 0 && fstatvfs(fd, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < (1u << 20)) {
+		return TAL_ENOSPC;
+	}
+	return TAL_EIO;
+}
+
+/*
  * Map size: digits with an optional binary suffix K, M, G or T (either
  * case, an optional trailing "B" or "iB").  Returns 0 or TAL_EINVAL.
  */
@@ -274,6 +296,33 @@ static int check_lmdb_file(const char *data_path)
 	}
 	memcpy(&magic, buf + off, sizeof(magic));
 	return magic == LMDB_MAGIC ? 0 : TAL_EFOREIGN;
+}
+
+/*
+ * LMDB keeps its reader table in lock.mdb, mapped shared and sized with
+ * ftruncate, so the file is sparse: the first reader to touch an
+ * unallocated page on a full file system gets SIGBUS instead of an error.
+ * Allocating the whole table before LMDB maps it turns that into
+ * TAL_ENOSPC at open.  The size is LMDB's for TAL_STORE_MAXREADERS slots
+ * of 64 octets after its 192-octet header: 64 KiB.  Where lock.mdb cannot
+ * be written (read-only mount, another owner) LMDB decides what happens.
+ */
+#define LOCK_FILE_BYTES (64 * 1024)
+
+static int prealloc_lock(const char *lock_path)
+{
+	struct stat sb;
+	int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		return 0;
+	}
+	int err = 0;
+	if (fstat(fd, &sb) == 0) {
+		off_t len = sb.st_size > LOCK_FILE_BYTES ? sb.st_size : LOCK_FILE_BYTES;
+		err = posix_fallocate(fd, 0, len);
+	}
+	close(fd);
+	return err == ENOSPC || err == EDQUOT ? TAL_ENOSPC : 0;
 }
 
 /* Writes the marker and creates every named database, in the caller's write txn. */
@@ -414,7 +463,7 @@ static int open_dbs(tal_store_t *st, bool create)
 	}
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
-	ret = err_to_tal(rc);
+	ret = commit_err(st->env, rc);
 cleanup:
 	mdb_txn_abort(txn);
 	return ret;
@@ -510,6 +559,10 @@ int tal_store_open(const char *dir, const tal_store_opts_t *opts, tal_store_t **
 		made_lock = true;
 	}
 
+	ret = prealloc_lock(lock_path);
+	if (ret != 0) {
+		goto cleanup;
+	}
 	rc = mdb_env_create(&st->env);
 	if (rc == 0) {
 		rc = mdb_env_set_maxdbs(st->env, STORE_MAXDBS);
@@ -718,7 +771,7 @@ int tal_txn_commit(tal_txn_t *txn)
 		mdb_txn_abort(txn->txn);
 		ret = txn->error;
 	} else {
-		ret = err_to_tal(mdb_txn_commit(txn->txn));
+		ret = commit_err(txn->st->env, mdb_txn_commit(txn->txn));
 	}
 	pthread_rwlock_unlock(&txn->st->remap);
 	free(txn);
