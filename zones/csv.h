@@ -25,7 +25,7 @@ typedef enum {
 typedef struct {
 	tal_csv_kind_t kind;
 	char domain[TAL_DOMAIN_TEXTSZ]; /* normalised */
-	tal_tenant_t tenant;		/* when kind == TAL_CSV_TENANT */
+	tal_tenant_t tenant;            /* when kind == TAL_CSV_TENANT */
 	/* On error: which field was wrong, for the message. */
 	char bad_field[128];
 } tal_csv_line_t;

@@ -89,14 +89,14 @@ int tal_change_remove(tal_change_t *ch, const char *domain, const uint8_t id[16]
 int tal_change_remove_domain(tal_change_t *ch, const char *domain);
 
 typedef struct {
-	bool changed;		 /* false: nothing differed, serial untouched */
+	bool changed; /* false: nothing differed, serial untouched */
 	uint32_t serial_before;
 	uint32_t serial_after;
-	size_t domains_added;	 /* policies created */
-	size_t domains_removed;	 /* policies deleted */
+	size_t domains_added;   /* policies created */
+	size_t domains_removed; /* policies deleted */
 	size_t tenants_added;
 	size_t tenants_removed;
-	size_t domains_missing;	 /* remove/remove_domain of a domain with no policy */
+	size_t domains_missing; /* remove/remove_domain of a domain with no policy */
 } tal_commit_result_t;
 
 /*

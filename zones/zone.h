@@ -21,7 +21,7 @@
 #include "store/store.h"
 #include "zones/name.h"
 
-#define TAL_ZONE_MAX_NS	   13
+#define TAL_ZONE_MAX_NS    13
 #define TAL_ZONE_MAX_ADDRS 8
 
 typedef struct {
@@ -34,17 +34,19 @@ typedef struct {
 	char apex[TAL_DOMAIN_TEXTSZ]; /* normalised */
 	int nns;
 	tal_ns_t ns[TAL_ZONE_MAX_NS];
-	char mbox[TAL_DOMAIN_TEXTSZ]; /* SOA RNAME as a mailbox, "hostmaster@example.net" */
-	uint32_t ttl;		      /* TTL of TXT, A, NS, SOA records; default 3600 */
-	uint32_t negative_ttl;	      /* SOA MINIMUM; default 300 */
+	char mbox[TAL_DOMAIN_TEXTSZ];    /* SOA RNAME as a mailbox, "hostmaster@example.net" */
+	uint32_t ttl;                    /* TTL of TXT, A, NS, SOA records; default 3600 */
+	uint32_t negative_ttl;           /* SOA MINIMUM; default 300 */
 	uint32_t refresh, retry, expire; /* SOA timers; defaults 3600, 600, 1209600 */
-	uint32_t serial;		 /* read: current serial; ignored on create */
-	uint32_t zone_id;		 /* read only */
+	uint32_t serial;                 /* read: current serial; ignored on create */
+	uint32_t zone_id;                /* read only */
+	uint64_t journal_limit; /* bytes of journal kept (zones/journal.h); 0: the default */
 } tal_zone_info_t;
 
 /*
  * Fills `cfg` with the defaults for `apex` (which it normalises):
- * ns = "ns1.<apex>" without glue, mbox = "hostmaster@<apex>", TTLs as above.
+ * ns = "ns1.<apex>" without glue, mbox = "hostmaster@<apex>", TTLs as above,
+ * journal_limit = TAL_JOURNAL_LIMIT_DEFAULT (zones/journal.h).
  * 0 or a tal_domain_normalise error.
  */
 int tal_zone_defaults(tal_zone_info_t *cfg, const char *apex);
@@ -66,5 +68,4 @@ int tal_zone_create(tal_store_t *st, const tal_zone_info_t *cfg);
 int tal_zone_resolve(tal_store_t *st, const char *apex, tal_zone_info_t *out);
 
 /* Calls `cb` for every zone, in canonical order; stops early on non-zero and returns it. */
-int tal_zone_foreach(tal_store_t *st, int (*cb)(const tal_zone_info_t *zone, void *arg),
-                     void *arg);
+int tal_zone_foreach(tal_store_t *st, int (*cb)(const tal_zone_info_t *zone, void *arg), void *arg);

@@ -26,5 +26,5 @@ int tal_zonefile_export(tal_store_t *st, const char *apex, FILE *f);
  * (replace mode is the caller's choice).  On error returns the code and, when
  * `errline`/`errmsg` are given, the line number and a message.
  */
-int tal_zonefile_import(FILE *f, const char *fname, tal_change_t *ch, int *errline,
-                        char *errmsg, size_t errmsgsz);
+int tal_zonefile_import(FILE *f, const char *fname, tal_change_t *ch, int *errline, char *errmsg,
+                        size_t errmsgsz);
