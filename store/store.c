@@ -18,10 +18,16 @@
  * therefore holds `remap` shared; the remap takes it exclusively, and if
  * that is not possible at once (a long snapshot is open), the begin fails
  * with TAL_EAGAIN rather than pulling the map out from under a reader.
+ *
+ * Failures must be errors, never signals or silent damage: a failed open
+ * leaves the directory as it was (data.mdb is checked before LMDB sees it,
+ * and files and directories the attempt created are removed), a second
+ * open of one environment in a process is refused (LMDB's POSIX locks
+ * would not survive it), and the reader table is allocated up front so a
+ * full disk cannot turn into SIGBUS.
  */
 #include "store/store.h"
 
-#include <assert.h>
 #include <ctype.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -120,7 +126,6 @@ struct tal_cursor {
 	tal_txn_t *txn; /* NULL once the txn has ended */
 	MDB_cursor *cur;
 	tal_cursor_t *next;
-	tal_db_t db;
 };
 
 struct tal_reader {
@@ -304,8 +309,11 @@ static int check_lmdb_file(const char *data_path)
  * unallocated page on a full file system gets SIGBUS instead of an error.
  * Allocating the whole table before LMDB maps it turns that into
  * TAL_ENOSPC at open.  The size is LMDB's for TAL_STORE_MAXREADERS slots
- * of 64 octets after its 192-octet header: 64 KiB.  Where lock.mdb cannot
- * be written (read-only mount, another owner) LMDB decides what happens.
+ * of 64 octets after its 192-octet header: 64 KiB.  fallocate(2) and not
+ * posix_fallocate(3): glibc's fallback for file systems without it writes
+ * zero octets into the holes it finds, which could race with a live
+ * reader table.  Where lock.mdb cannot be written (read-only mount,
+ * another owner) or fallocate is unsupported, LMDB decides what happens.
  */
 #define LOCK_FILE_BYTES (64 * 1024)
 
@@ -319,7 +327,9 @@ static int prealloc_lock(const char *lock_path)
 	int err = 0;
 	if (fstat(fd, &sb) == 0) {
 		off_t len = sb.st_size > LOCK_FILE_BYTES ? sb.st_size : LOCK_FILE_BYTES;
-		err = posix_fallocate(fd, 0, len);
+		if (fallocate(fd, 0, 0, len) != 0) {
+			err = errno;
+		}
 	}
 	close(fd);
 	return err == ENOSPC || err == EDQUOT ? TAL_ENOSPC : 0;
@@ -922,7 +932,6 @@ int tal_cursor_open(tal_txn_t *txn, tal_db_t db, tal_cursor_t **out)
 		return err_to_tal(rc);
 	}
 	c->txn = txn;
-	c->db = db;
 	c->next = txn->cursors;
 	txn->cursors = c;
 	*out = c;

@@ -37,7 +37,10 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 
 static void make_tmp(char *buf, size_t size)
 {
-	snprintf(buf, size, "/tmp/tal-store-XXXXXX");
+	/* mkdtemp's template: the prefix and six 'X' for it to replace. */
+	int n = snprintf(buf, size, "/tmp/tal-store-");
+	memset(buf + n, 'X', 6);
+	buf[n + 6] = '\0';
 	if (mkdtemp(buf) == NULL) {
 		perror("mkdtemp");
 		exit(2);
