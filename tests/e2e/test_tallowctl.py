@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -37,13 +38,21 @@ HELP_MENTIONS = {
 }
 
 
+def jload(text):
+    """The JSON document in `text`, or None (so a failure is a failed check)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
 def ctl(db, *args, **kw):
     return harness.tallowctl(db, *args, **kw)
 
 
 def serial(db, zone=ZONE):
     cp = ctl(db, "zones", "--json")
-    doc = json.loads(cp.stdout)
+    doc = jload(cp.stdout)
     for z in doc["zones"]:
         if z["zone"] == zone:
             return z["serial"]
@@ -102,7 +111,7 @@ def test_happy_paths():
     cp = ctl(db, "zones")
     check(cp.returncode == 0 and cp.stdout == "%s %d\n" % (ZONE, s0),
           "zones prints 'zone serial'", cp.stdout)
-    doc = json.loads(ctl(db, "zones", "--json").stdout)
+    doc = jload(ctl(db, "zones", "--json").stdout)
     z = doc["zones"][0]
     check(z["ttl"] == 600 and z["negative_ttl"] == 60 and z["mbox"] == "hostmaster@example.net"
           and z["ns"] == [{"name": "ns1." + ZONE, "addresses": ["127.0.0.1", "::1"]},
@@ -127,7 +136,7 @@ def test_happy_paths():
           "  %s  dkim=contoso.onmicrosoft.com\n" % (ZONE, T2, T1),
           "show prints the tenants sorted, with dkim", cp.stdout)
     cp = ctl(db, "show", "--json", "EXAMPLE.com.")
-    doc = json.loads(cp.stdout)
+    doc = jload(cp.stdout)
     check(doc == {"zone": ZONE, "policy": {"domain": "example.com", "tenants": [
         {"id": T2, "dkim": None}, {"id": T1, "dkim": "contoso.onmicrosoft.com"}]}},
         "show --json parses and matches", cp.stdout)
@@ -157,7 +166,7 @@ def test_happy_paths():
     check(cp.returncode == 0 and cp.stdout == expect_csv, "export is the same CSV", cp.stdout)
     cp = ctl(db, "export", "--format", "csv")
     check(cp.stdout == expect_csv, "export --format csv is the same CSV")
-    doc = json.loads(ctl(db, "list", "--json").stdout)
+    doc = jload(ctl(db, "list", "--json").stdout)
     check(doc["zone"] == ZONE and [p["domain"] for p in doc["policies"]] ==
           ["example.com", "fabrikam.example", "example.org"]
           and doc["policies"][2]["tenants"] == [],
@@ -334,11 +343,21 @@ def test_errors():
           "TALLOW_DB names the database when -d is absent", p.stderr)
 
 
+def guarded(fn, *args):
+    """Runs one group of checks; an exception is one failed check, not a crash."""
+    try:
+        return fn(*args)
+    except Exception:  # noqa: BLE001 - reported as a failure with its traceback
+        check(False, "%s ran to the end" % fn.__name__, traceback.format_exc())
+        return None
+
+
 def main():
-    test_help()
-    db = test_happy_paths()
-    test_zonefile(db)
-    test_errors()
+    guarded(test_help)
+    db = guarded(test_happy_paths)
+    if db is not None:
+        guarded(test_zonefile, db)
+    guarded(test_errors)
     harness.done()
 
 

@@ -11,6 +11,7 @@ import random
 import re
 import subprocess
 import sys
+import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -95,12 +96,20 @@ def write(path, lines):
         f.write("\n".join(lines) + "\n")
 
 
+def jload(text):
+    """The JSON document in `text`, or None (so a failure is a failed check)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
 def ctl(db, *args, **kw):
     return harness.tallowctl(db, *args, **kw)
 
 
 def serial(db):
-    return json.loads(ctl(db, "zones", "--json").stdout)["zones"][0]["serial"]
+    return jload(ctl(db, "zones", "--json").stdout)["zones"][0]["serial"]
 
 
 def test_round_trip(tmp):
@@ -260,11 +269,37 @@ def test_concurrent(tmp):
           "the journal has both changes, chained", cp.stdout)
 
 
+def test_map_full(tmp):
+    db = os.path.join(tmp, "db-small")
+    env = {"TALLOW_MAP_SIZE": "1M"}
+    exe = harness.binary("tallowctl")
+    harness.run([exe, "-d", db, "init", ZONE], env=env, check_rc=0)
+    harness.run([exe, "-d", db, "add", "kept.example", GOOD], env=env, check_rc=0)
+    lines, _ = gen_pairs(30000, seed=5)
+    path = os.path.join(tmp, "too-big.csv")
+    write(path, lines)
+    cp = harness.run([exe, "-d", db, "import", path], env=env)
+    check(cp.returncode == 3 and "map is full" in cp.stderr and "nothing was imported" in cp.stderr,
+          "an import that outgrows the map exits 3", cp.stderr)
+    cp = harness.run([exe, "-d", db, "list"], env=env)
+    check(cp.stdout == "kept.example,%s\n" % GOOD, "and leaves the zone as it was", cp.stdout)
+
+
+def guarded(fn, *args):
+    """Runs one group of checks; an exception is one failed check, not a crash."""
+    try:
+        return fn(*args)
+    except Exception:  # noqa: BLE001 - reported as a failure with its traceback
+        check(False, "%s ran to the end" % fn.__name__, traceback.format_exc())
+        return None
+
+
 def main():
     tmp = harness.tmpdir()
-    test_round_trip(tmp)
-    test_invalid_lines(tmp)
-    test_concurrent(tmp)
+    guarded(test_round_trip, tmp)
+    guarded(test_invalid_lines, tmp)
+    guarded(test_concurrent, tmp)
+    guarded(test_map_full, tmp)
     harness.done()
 
 
