@@ -39,6 +39,9 @@ void tal__buf_free(tal__buf_t *b);
 
 static inline int tal__buf_put(tal__buf_t *b, const void *src, size_t n)
 {
+	if (n == 0) {
+		return 0;
+	}
 	if (b->cap - b->len < n) {
 		int rc = tal__buf_reserve(b, n);
 		if (rc < 0) {

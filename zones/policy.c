@@ -36,6 +36,12 @@ enum {
 };
 
 typedef struct {
+	/*
+	 * The first 16 key octets, big-endian, zero-padded: keys never hold
+	 * two zero octets in a row, so comparing these integers orders keys
+	 * as memcmp does, and most comparisons of a sort end here.
+	 */
+	uint64_t pfx[2];
 	uint32_t key_off; /* domain key (relative to the apex) in the arena */
 	uint32_t seq;     /* order of addition, for a stable sort */
 	uint32_t dkim_off;
@@ -308,7 +314,9 @@ static int policy_from_node(const uint8_t *node, size_t len, tal_policy_t *p, si
 		if (dl >= sizeof(t->dkim)) {
 			return TAL_ECORRUPT;
 		}
-		memcpy(t->dkim, scratch->v[i].dkim, dl);
+		if (dl > 0) {
+			memcpy(t->dkim, scratch->v[i].dkim, dl);
+		}
 		t->dkim[dl] = '\0';
 	}
 	p->ntenants = (int)scratch->n;
@@ -507,6 +515,10 @@ static int push_op(tal_change_t *ch, int kind, const char *domain, const uint8_t
 		return TAL_ENOMEM;
 	}
 	op_t *op = &ch->ops[ch->nops];
+	uint8_t pad[16] = { 0 };
+	memcpy(pad, key, (size_t)rc < sizeof(pad) ? (size_t)rc : sizeof(pad));
+	op->pfx[0] = tal_wire_read_u64(pad);
+	op->pfx[1] = tal_wire_read_u64(pad + 8);
 	op->key_off = (uint32_t)ch->arena.len;
 	op->key_len = (uint8_t)rc;
 	op->seq = (uint32_t)ch->nops;
@@ -556,21 +568,124 @@ int tal_change_remove_domain(tal_change_t *ch, const char *domain)
  * Commit.
  */
 
-static int op_cmp(const void *a, const void *b, void *arg)
+/* Key order of two operations: memcmp order, a key before its extensions. */
+static int op_key_cmp(const op_t *x, const op_t *y, const uint8_t *arena)
 {
-	const op_t *x = a;
-	const op_t *y = b;
-	const uint8_t *arena = arg;
+	if (x->pfx[0] != y->pfx[0]) {
+		return x->pfx[0] < y->pfx[0] ? -1 : 1;
+	}
+	if (x->pfx[1] != y->pfx[1]) {
+		return x->pfx[1] < y->pfx[1] ? -1 : 1;
+	}
+	if (x->key_len <= 16 || y->key_len <= 16) {
+		return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
+	}
 	size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
-	int c = memcmp(arena + x->key_off, arena + y->key_off, n);
+	int c = memcmp(arena + x->key_off + 16, arena + y->key_off + 16, n - 16);
+	if (c != 0) {
+		return c;
+	}
+	return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
+}
+
+/*
+ * Sorting the operations.  A million records through qsort's callback cost
+ * more than the rest of a commit's CPU, so the sort is an LSD radix sort of
+ * small (prefix, index) records on the 16 prefix octets, skipping octets
+ * that are the same in every key (the TLD of a mostly-.com list, say).
+ * Radix sorting is stable, so operations on one domain keep the order in
+ * which they were added.  Runs with equal prefixes and keys longer than 16
+ * octets are then finished by comparison, and the operations are gathered
+ * into the sorted order once.
+ */
+typedef struct {
+	uint64_t pfx[2];
+	uint32_t idx;
+	uint32_t len;
+} sortrec_t;
+
+static int sortrec_cmp(const void *a, const void *b, void *arg)
+{
+	const tal_change_t *ch = arg;
+	const sortrec_t *x = a;
+	const sortrec_t *y = b;
+	int c = op_key_cmp(&ch->ops[x->idx], &ch->ops[y->idx], ch->arena.p);
 
 	if (c != 0) {
 		return c;
 	}
-	if (x->key_len != y->key_len) {
-		return x->key_len < y->key_len ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int sort_ops(tal_change_t *ch)
+{
+	size_t n = ch->nops;
+	sortrec_t *a = malloc(n * sizeof(*a));
+	sortrec_t *b = malloc(n * sizeof(*b));
+	op_t *sorted = NULL;
+	size_t *count = malloc(256 * sizeof(*count));
+	int rc = TAL_ENOMEM;
+
+	if (a == NULL || b == NULL || count == NULL) {
+		goto cleanup;
 	}
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
+	for (size_t i = 0; i < n; i++) {
+		a[i].pfx[0] = ch->ops[i].pfx[0];
+		a[i].pfx[1] = ch->ops[i].pfx[1];
+		a[i].idx = (uint32_t)i;
+		a[i].len = ch->ops[i].key_len;
+	}
+	for (int d = 15; d >= 0; d--) {
+		int word = d / 8;
+		int shift = (7 - d % 8) * 8;
+		memset(count, 0, 256 * sizeof(*count));
+		for (size_t i = 0; i < n; i++) {
+			count[(a[i].pfx[word] >> shift) & 0xff]++;
+		}
+		if (count[(a[0].pfx[word] >> shift) & 0xff] == n) {
+			continue; /* the same octet in every key */
+		}
+		size_t sum = 0;
+		for (int k = 0; k < 256; k++) {
+			size_t c = count[k];
+			count[k] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++) {
+			b[count[(a[i].pfx[word] >> shift) & 0xff]++] = a[i];
+		}
+		sortrec_t *t = a;
+		a = b;
+		b = t;
+	}
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		bool longkey = a[i].len > 16;
+		while (j < n && a[j].pfx[0] == a[i].pfx[0] && a[j].pfx[1] == a[i].pfx[1]) {
+			longkey = longkey || a[j].len > 16;
+			j++;
+		}
+		if (longkey && j - i > 1) {
+			qsort_r(a + i, j - i, sizeof(*a), sortrec_cmp, ch);
+		}
+		i = j;
+	}
+	sorted = malloc(ch->cap * sizeof(*sorted));
+	if (sorted == NULL) {
+		goto cleanup;
+	}
+	for (size_t i = 0; i < n; i++) {
+		sorted[i] = ch->ops[a[i].idx];
+		sorted[i].seq = (uint32_t)i;
+	}
+	free(ch->ops);
+	ch->ops = sorted;
+	rc = 0;
+cleanup:
+	free(a);
+	free(b);
+	free(count);
+	return rc;
 }
 
 typedef struct {
@@ -642,7 +757,8 @@ static int journal_a(commit_t *c, bool add, const uint8_t *id, const uint8_t *ow
 
 static bool dkim_eq(const wt_t *a, const wt_t *b)
 {
-	return a->dkim_len == b->dkim_len && memcmp(a->dkim, b->dkim, a->dkim_len) == 0;
+	return a->dkim_len == b->dkim_len &&
+	       (a->dkim_len == 0 || memcmp(a->dkim, b->dkim, a->dkim_len) == 0);
 }
 
 /* Copies the node's RRsets of types below (or above) TXT. */
@@ -1015,7 +1131,10 @@ int tal_change_commit(tal_store_t *st, tal_change_t *ch, tal_commit_result_t *re
 		return TAL_ENOMEM;
 	}
 	if (ch->nops > 1) {
-		qsort_r(ch->ops, ch->nops, sizeof(op_t), op_cmp, ch->arena.p);
+		rc = sort_ops(ch);
+		if (rc < 0) {
+			goto cleanup;
+		}
 	}
 	c.arena = ch->arena.p;
 	rc = tal_txn_begin(st, TAL_TXN_WRITE, &c.txn);
@@ -1037,9 +1156,7 @@ int tal_change_commit(tal_store_t *st, tal_change_t *ch, tal_commit_result_t *re
 	for (size_t i = 0; i < ch->nops;) {
 		const op_t *op = &ch->ops[i];
 		size_t j = i + 1;
-		while (j < ch->nops && ch->ops[j].key_len == op->key_len &&
-		       memcmp(ch->arena.p + ch->ops[j].key_off, ch->arena.p + op->key_off,
-		              op->key_len) == 0) {
+		while (j < ch->nops && op_key_cmp(&ch->ops[j], op, ch->arena.p) == 0) {
 			j++;
 		}
 		if (c.z->keylen + op->key_len > TAL_KEY_MAXLEN) {
