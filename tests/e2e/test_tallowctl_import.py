@@ -227,6 +227,22 @@ def test_invalid_lines(tmp):
           and any("25 invalid lines" in l for l in err),
           "25 bad lines: 20 reported with their lines, then 'and 5 more'", cp.stderr)
 
+    # A large file (parsed in two halves): bad lines in both halves, in
+    # both kinds of check (the line itself, and the domain against the zone).
+    big, _ = gen_pairs(100000, seed=8)
+    marks = {10: "bad-a.example,xyz", 60000: "%s,%s" % (too_long_for_zone, GOOD),
+             90000: "exa_mple.org,%s" % GOOD, 95000: "%s,%s" % (too_long_for_zone, GOOD)}
+    for lineno in sorted(marks):
+        big.insert(lineno - 1, marks[lineno])
+    path = os.path.join(tmp, "big-bad.csv")
+    write(path, big)
+    cp = ctl(db, "import", path)
+    got = [int(m.group(1)) for m in
+           (re.match(re.escape(path) + r":(\d+): ", l) for l in cp.stderr.splitlines()) if m]
+    check(cp.returncode == 2 and got == sorted(marks) and "4 invalid lines" in cp.stderr,
+          "a large file: bad lines in both halves reported in order", cp.stderr)
+    check(ctl(db, "export").stdout == before, "a large bad file changes nothing")
+
     cp = ctl(db, "import", "-", input="ok.example,%s\nbad.example,{nope}\n" % GOOD)
     check(cp.returncode == 2 and cp.stderr.startswith('<stdin>:2: "{nope}"'),
           "standard input is named <stdin> in messages", cp.stderr)
