@@ -41,8 +41,8 @@ typedef struct {
 	struct iovec rx_iov[TAL_UDP_BATCH];
 	struct iovec tx_iov[TAL_UDP_BATCH];
 	struct sockaddr_storage addr[TAL_UDP_BATCH];
-	uint8_t rx_cmsg[TAL_UDP_BATCH][TAL_UDP_CMSG_SPACE];
-	uint8_t tx_cmsg[TAL_UDP_BATCH][TAL_UDP_CMSG_SPACE];
+	_Alignas(struct cmsghdr) uint8_t rx_cmsg[TAL_UDP_BATCH][TAL_UDP_CMSG_SPACE];
+	_Alignas(struct cmsghdr) uint8_t tx_cmsg[TAL_UDP_BATCH][TAL_UDP_CMSG_SPACE];
 	uint8_t rx[TAL_UDP_BATCH][TAL_UDP_RX_SLOT];
 	uint8_t tx[TAL_UDP_BATCH][TAL_UDP_TX_SLOT];
 } tal_udp_batch_t;
