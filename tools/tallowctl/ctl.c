@@ -254,6 +254,24 @@ static int print_main_help(void)
 	return tal__ctl_flush_stdout();
 }
 
+/*
+ * Reports what getopt_long() refused; `prev` is optind before the call.  A
+ * long option's optopt is its value (not a character), so the argument
+ * itself is quoted then.
+ */
+static int bad_option(const char *cmd, char **argv, int prev)
+{
+	const char *arg = argv[optind > prev ? optind - 1 : prev];
+
+	if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 128) {
+		return tal__ctl_usage(cmd, "unknown option \"-%c\"", optopt);
+	}
+	if (optopt != 0 && strchr(arg, '=') != NULL) {
+		return tal__ctl_usage(cmd, "option \"%s\" takes no argument", arg);
+	}
+	return tal__ctl_usage(cmd, "unknown option \"%s\"", arg);
+}
+
 int tal__ctl_getopt(tal_ctl_t *ctl, const char *cmd, int argc, char **argv, const char *shortopts,
                     const struct option *longopts, int *status)
 {
@@ -283,12 +301,7 @@ int tal__ctl_getopt(tal_ctl_t *ctl, const char *cmd, int argc, char **argv, cons
 			                         argv[optind - 1]);
 			return TAL_CTL_STOP;
 		case '?':
-			if (optopt != 0) {
-				*status = tal__ctl_usage(cmd, "unknown option \"-%c\"", optopt);
-			} else {
-				*status = tal__ctl_usage(cmd, "unknown option \"%s\"",
-				                         argv[optind > prev ? optind - 1 : prev]);
-			}
+			*status = bad_option(cmd, argv, prev);
 			return TAL_CTL_STOP;
 		default:
 			return opt;
@@ -364,11 +377,7 @@ int tal_ctl_main(int argc, char **argv)
 			return tal__ctl_usage(NULL, "option \"%s\" needs an argument",
 			                      argv[optind - 1]);
 		default:
-			if (optopt != 0) {
-				return tal__ctl_usage(NULL, "unknown option \"-%c\"", optopt);
-			}
-			return tal__ctl_usage(NULL, "unknown option \"%s\"",
-			                      argv[optind > prev ? optind - 1 : prev]);
+			return bad_option(NULL, argv, prev);
 		}
 	}
 	if (optind >= argc) {
