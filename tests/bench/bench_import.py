@@ -14,6 +14,7 @@ Exits non-zero if the import fails or is slower than --min-rate pairs/s.
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -54,6 +55,17 @@ def mdb_used_bytes(data_mdb):
     return (best[0] + 1) * psize
 
 
+def timed(argv):
+    """Runs argv; returns (CompletedProcess, wall seconds, CPU seconds of the child)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.monotonic()
+    cp = subprocess.run(argv, stderr=subprocess.PIPE, text=True)
+    wall = time.monotonic() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cp, wall, cpu
+
+
 def human(n):
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -73,6 +85,7 @@ def main():
     exe = os.path.join(args.build, "tools", "tallowctl", "tallowctl")
     if not os.access(exe, os.X_OK):
         sys.exit("bench_import: %s is not built" % exe)
+    load = os.getloadavg()[0]
     tmp = tempfile.mkdtemp(prefix="tallow-bench-")
     try:
         t = time.monotonic()
@@ -86,10 +99,7 @@ def main():
         subprocess.run([exe, "-d", db, "init", ZONE, "--ns", "ns1.%s=192.0.2.53" % ZONE],
                        check=True)
 
-        t = time.monotonic()
-        cp = subprocess.run([exe, "-d", db, "-v", "import", src], stderr=subprocess.PIPE,
-                            text=True)
-        import_s = time.monotonic() - t
+        cp, import_s, import_cpu = timed([exe, "-d", db, "-v", "import", src])
         if cp.returncode != 0:
             sys.exit("bench_import: import failed (%d): %s" % (cp.returncode, cp.stderr))
         rate = len(expected) / import_s
@@ -106,15 +116,31 @@ def main():
         if csv_out.decode() != "\n".join(expected) + "\n":
             sys.exit("bench_import: export differs from the input")
 
+        # The same pairs, sorted as export writes them, into another fresh database.
+        db2 = os.path.join(tmp, "db2")
+        subprocess.run([exe, "-d", db2, "init", ZONE], check=True, stderr=subprocess.DEVNULL)
+        sorted_csv = os.path.join(tmp, "sorted.csv")
+        with open(sorted_csv, "wb") as f:
+            f.write(csv_out)
+        cp2, sorted_s, sorted_cpu = timed([exe, "-d", db2, "-v", "import", sorted_csv])
+        if cp2.returncode != 0:
+            sys.exit("bench_import: import of the export failed: %s" % cp2.stderr)
+        shutil.rmtree(db2, ignore_errors=True)
+
         data = os.path.join(db, "data.mdb")
         st = os.stat(data)
         allocated = st.st_blocks * 512
         used = mdb_used_bytes(data)
         zsize = os.path.getsize(zpath)
+        print("machine:            %d CPUs, load average %.2f at the start"
+              % (os.cpu_count(), load))
         print("pairs:              %d (%d domains; input %s, generated in %.1f s)"
               % (len(expected), ndomains, human(os.path.getsize(src)), gen_s))
-        print("import:             %.2f s, %.0f pairs/s end to end" % (import_s, rate))
+        print("import:             %.2f s, %.0f pairs/s end to end (CPU %.2f s: %.0f pairs/s)"
+              % (import_s, rate, import_cpu, len(expected) / import_cpu))
         print("                    %s" % cp.stderr.strip())
+        print("import sorted:      %.2f s, %.0f pairs/s (the export re-imported, CPU %.2f s)"
+              % (sorted_s, len(expected) / sorted_s, sorted_cpu))
         print("export csv:         %.2f s (%s)" % (csv_s, human(len(csv_out))))
         print("export zone:        %.2f s (%s)" % (zone_s, human(zsize)))
         print("data.mdb:           %s on disk (du), file size %s"
