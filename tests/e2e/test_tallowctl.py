@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -266,8 +267,25 @@ def test_errors():
     check(open(os.path.join(garbage, "data.mdb"), "rb").read() == before,
           "the garbage file is left as it was")
 
+    afile = os.path.join(tmp, "a-file")
+    with open(afile, "w") as f:
+        f.write("not a directory\n")
+    cp = ctl(afile, "list")
+    check(cp.returncode == 3 and afile in cp.stderr, "-d naming a file exits 3", cp.stderr)
+
     db = os.path.join(tmp, "db")
-    ctl(db, "init", ZONE, check_rc=0)
+    cp = ctl(db, "init", ZONE)
+    check(cp.returncode == 0 and cp.stderr.strip() ==
+          "tallowctl: warning: name server ns1.%s is inside zone %s but has no address; "
+          "resolvers cannot reach it without glue (give one with --ns ns1.%s=ADDRESS)"
+          % (ZONE, ZONE, ZONE),
+          "init with the default NS warns that it has no glue", cp.stderr)
+    z = jload(ctl(db, "zones", "--json").stdout)["zones"][0]
+    check(z["ns"] == [{"name": "ns1." + ZONE, "addresses": []}]
+          and z["mbox"] == "hostmaster@" + ZONE and z["ttl"] == 3600
+          and z["negative_ttl"] == 300 and abs(z["serial"] - time.time()) < 600,
+          "init defaults: ns1.ZONE, hostmaster@ZONE, TTL 3600, negative TTL 300, "
+          "serial near the Unix time", json.dumps(z))
     s0 = serial(db)
     cp = ctl(db, "add", "example.com", "xyz")
     check(cp.returncode == 2 and cp.stderr.strip() ==
