@@ -69,7 +69,6 @@ static void conn_unlink(tal_worker_t *w, tal_tcp_conn_t *c)
 		c->next->prev = c->prev;
 	}
 	c->prev = c->next = NULL;
-	w->nconns--;
 }
 
 static void conn_handle_closed(uv_handle_t *h)
@@ -96,6 +95,12 @@ static void conn_close(tal_tcp_conn_t *c)
 		return;
 	}
 	c->closing = true;
+	/*
+	 * The limit counts live connections: this one stops counting now, not
+	 * in its close callback, which runs only after this loop iteration has
+	 * already polled for (and maybe refused) new connections.
+	 */
+	c->w->nconns--;
 	uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
 	uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
 }
