@@ -179,16 +179,28 @@ int tal_domain_fits_zone(const char *domain, const char *apex)
 	return wire <= 255 ? 0 : TAL_EOWNER_LEN;
 }
 
-static int hexval(unsigned char c)
+/* Hex digit values plus one; zero marks a non-digit.  Tenant IDs are parsed per CSV line. */
+#define HX(c, v) [c] = (v) + 1
+static const uint8_t hexv[256] = {
+	HX('0', 0),  HX('1', 1),  HX('2', 2),  HX('3', 3),  HX('4', 4),  HX('5', 5),
+	HX('6', 6),  HX('7', 7),  HX('8', 8),  HX('9', 9),  HX('a', 10), HX('b', 11),
+	HX('c', 12), HX('d', 13), HX('e', 14), HX('f', 15), HX('A', 10), HX('B', 11),
+	HX('C', 12), HX('D', 13), HX('E', 14), HX('F', 15),
+};
+#undef HX
+
+/* Parses 16 hex pairs at the given offsets; false on any non-digit. */
+static bool hex16(const unsigned char *s, const uint8_t *offs, uint8_t *id)
 {
-	if (c >= '0' && c <= '9') {
-		return c - '0';
+	unsigned bad = 0;
+
+	for (int i = 0; i < 16; i++) {
+		unsigned hi = hexv[s[offs[i]]];
+		unsigned lo = hexv[s[offs[i] + 1]];
+		bad |= (hi == 0) | (lo == 0);
+		id[i] = (uint8_t)((hi - 1) << 4 | (lo - 1));
 	}
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f') {
-		return c - 'a' + 10;
-	}
-	return -1;
+	return bad == 0;
 }
 
 int tal_tenant_parse(const char *text, uint8_t id[16])
@@ -205,18 +217,19 @@ int tal_tenant_parse(const char *text, uint8_t id[16])
 		s++;
 		len -= 2;
 	}
+	static const uint8_t offs36[16] = { 0,  2,  4,  6,  9,  11, 14, 16,
+		                            19, 21, 24, 26, 28, 30, 32, 34 };
+	static const uint8_t offs32[16] = { 0,  2,  4,  6,  8,  10, 12, 14,
+		                            16, 18, 20, 22, 24, 26, 28, 30 };
+	const unsigned char *u = (const unsigned char *)s;
 	if (len == 36) {
-		if (!tal_guid_label_parse((const uint8_t *)s, 36, tmp)) {
+		if (u[8] != '-' || u[13] != '-' || u[18] != '-' || u[23] != '-' ||
+		    !hex16(u, offs36, tmp)) {
 			return TAL_ETENANT;
 		}
 	} else if (len == 32) {
-		for (size_t i = 0; i < 16; i++) {
-			int hi = hexval((unsigned char)s[2 * i]);
-			int lo = hexval((unsigned char)s[2 * i + 1]);
-			if (hi < 0 || lo < 0) {
-				return TAL_ETENANT;
-			}
-			tmp[i] = (uint8_t)(hi << 4 | lo);
+		if (!hex16(u, offs32, tmp)) {
+			return TAL_ETENANT;
 		}
 	} else {
 		return TAL_ETENANT;
@@ -228,16 +241,16 @@ int tal_tenant_parse(const char *text, uint8_t id[16])
 void tal_tenant_format(const uint8_t id[16], char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
+	static const uint8_t offs[16] = {
+		0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34
+	};
 
 	for (size_t i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10) {
-			out[o++] = '-';
-		}
-		out[o++] = hex[id[i] >> 4];
-		out[o++] = hex[id[i] & 0x0f];
+		out[offs[i]] = hex[id[i] >> 4];
+		out[offs[i] + 1] = hex[id[i] & 0x0f];
 	}
-	out[o] = '\0';
+	out[8] = out[13] = out[18] = out[23] = '-';
+	out[36] = '\0';
 }
 
 int tal_dkim_normalise(const char *text, char *out)

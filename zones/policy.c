@@ -35,13 +35,16 @@ enum {
 	OP_REMOVE_DOMAIN = 4,
 };
 
+#define PFX_WORDS 3
+#define PFX_LEN   (PFX_WORDS * 8)
+
 typedef struct {
 	/*
-	 * The first 16 key octets, big-endian, zero-padded: keys never hold
-	 * two zero octets in a row, so comparing these integers orders keys
-	 * as memcmp does, and most comparisons of a sort end here.
+	 * The first PFX_LEN key octets, big-endian, zero-padded: keys never
+	 * hold two zero octets in a row, so comparing these integers orders
+	 * keys as memcmp does, and most comparisons end here.
 	 */
-	uint64_t pfx[2];
+	uint64_t pfx[PFX_WORDS];
 	uint32_t key_off; /* domain key (relative to the apex) in the arena */
 	uint32_t seq;     /* order of addition, for a stable sort */
 	uint32_t dkim_off;
@@ -515,10 +518,11 @@ static int push_op(tal_change_t *ch, int kind, const char *domain, const uint8_t
 		return TAL_ENOMEM;
 	}
 	op_t *op = &ch->ops[ch->nops];
-	uint8_t pad[16] = { 0 };
+	uint8_t pad[PFX_LEN] = { 0 };
 	memcpy(pad, key, (size_t)rc < sizeof(pad) ? (size_t)rc : sizeof(pad));
-	op->pfx[0] = tal_wire_read_u64(pad);
-	op->pfx[1] = tal_wire_read_u64(pad + 8);
+	for (int w = 0; w < PFX_WORDS; w++) {
+		op->pfx[w] = tal_wire_read_u64(pad + 8 * w);
+	}
 	op->key_off = (uint32_t)ch->arena.len;
 	op->key_len = (uint8_t)rc;
 	op->seq = (uint32_t)ch->nops;
@@ -571,17 +575,16 @@ int tal_change_remove_domain(tal_change_t *ch, const char *domain)
 /* Key order of two operations: memcmp order, a key before its extensions. */
 static int op_key_cmp(const op_t *x, const op_t *y, const uint8_t *arena)
 {
-	if (x->pfx[0] != y->pfx[0]) {
-		return x->pfx[0] < y->pfx[0] ? -1 : 1;
+	for (int w = 0; w < PFX_WORDS; w++) {
+		if (x->pfx[w] != y->pfx[w]) {
+			return x->pfx[w] < y->pfx[w] ? -1 : 1;
+		}
 	}
-	if (x->pfx[1] != y->pfx[1]) {
-		return x->pfx[1] < y->pfx[1] ? -1 : 1;
-	}
-	if (x->key_len <= 16 || y->key_len <= 16) {
+	if (x->key_len <= PFX_LEN || y->key_len <= PFX_LEN) {
 		return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
 	}
 	size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
-	int c = memcmp(arena + x->key_off + 16, arena + y->key_off + 16, n - 16);
+	int c = memcmp(arena + x->key_off + PFX_LEN, arena + y->key_off + PFX_LEN, n - PFX_LEN);
 	if (c != 0) {
 		return c;
 	}
@@ -591,15 +594,15 @@ static int op_key_cmp(const op_t *x, const op_t *y, const uint8_t *arena)
 /*
  * Sorting the operations.  A million records through qsort's callback cost
  * more than the rest of a commit's CPU, so the sort is an LSD radix sort of
- * small (prefix, index) records on the 16 prefix octets, skipping octets
+ * small (prefix, index) records on the PFX_LEN prefix octets, skipping octets
  * that are the same in every key (the TLD of a mostly-.com list, say).
  * Radix sorting is stable, so operations on one domain keep the order in
- * which they were added.  Runs with equal prefixes and keys longer than 16
- * octets are then finished by comparison, and the operations are gathered
+ * which they were added.  Runs with equal prefixes and keys longer than the
+ * prefix are then finished by comparison, and the operations are gathered
  * into the sorted order once.
  */
 typedef struct {
-	uint64_t pfx[2];
+	uint64_t pfx[PFX_WORDS];
 	uint32_t idx;
 	uint32_t len;
 } sortrec_t;
@@ -623,36 +626,39 @@ static int sort_ops(tal_change_t *ch)
 	sortrec_t *a = malloc(n * sizeof(*a));
 	sortrec_t *b = malloc(n * sizeof(*b));
 	op_t *sorted = NULL;
-	size_t *count = malloc(256 * sizeof(*count));
+	size_t(*count)[256] = calloc(PFX_LEN, sizeof(*count));
 	int rc = TAL_ENOMEM;
 
 	if (a == NULL || b == NULL || count == NULL) {
 		goto cleanup;
 	}
+	/* All histograms in one read of the operations. */
 	for (size_t i = 0; i < n; i++) {
-		a[i].pfx[0] = ch->ops[i].pfx[0];
-		a[i].pfx[1] = ch->ops[i].pfx[1];
+		for (int w = 0; w < PFX_WORDS; w++) {
+			uint64_t v = ch->ops[i].pfx[w];
+			a[i].pfx[w] = v;
+			for (int k = 0; k < 8; k++) {
+				count[w * 8 + k][(v >> (56 - 8 * k)) & 0xff]++;
+			}
+		}
 		a[i].idx = (uint32_t)i;
 		a[i].len = ch->ops[i].key_len;
 	}
-	for (int d = 15; d >= 0; d--) {
+	for (int d = PFX_LEN - 1; d >= 0; d--) {
 		int word = d / 8;
 		int shift = (7 - d % 8) * 8;
-		memset(count, 0, 256 * sizeof(*count));
-		for (size_t i = 0; i < n; i++) {
-			count[(a[i].pfx[word] >> shift) & 0xff]++;
-		}
-		if (count[(a[0].pfx[word] >> shift) & 0xff] == n) {
+		size_t *cnt = count[d];
+		if (cnt[(a[0].pfx[word] >> shift) & 0xff] == n) {
 			continue; /* the same octet in every key */
 		}
 		size_t sum = 0;
 		for (int k = 0; k < 256; k++) {
-			size_t c = count[k];
-			count[k] = sum;
+			size_t c = cnt[k];
+			cnt[k] = sum;
 			sum += c;
 		}
 		for (size_t i = 0; i < n; i++) {
-			b[count[(a[i].pfx[word] >> shift) & 0xff]++] = a[i];
+			b[cnt[(a[i].pfx[word] >> shift) & 0xff]++] = a[i];
 		}
 		sortrec_t *t = a;
 		a = b;
@@ -660,9 +666,9 @@ static int sort_ops(tal_change_t *ch)
 	}
 	for (size_t i = 0; i < n;) {
 		size_t j = i + 1;
-		bool longkey = a[i].len > 16;
-		while (j < n && a[j].pfx[0] == a[i].pfx[0] && a[j].pfx[1] == a[i].pfx[1]) {
-			longkey = longkey || a[j].len > 16;
+		bool longkey = a[i].len > PFX_LEN;
+		while (j < n && memcmp(a[j].pfx, a[i].pfx, sizeof(a[i].pfx)) == 0) {
+			longkey = longkey || a[j].len > PFX_LEN;
 			j++;
 		}
 		if (longkey && j - i > 1) {

@@ -546,12 +546,12 @@ static void test_policies(tal_store_t *st)
 	ok(p.ntenants == 1 && memcmp(p.tenants[0].id, t2.id, 16) == 0, "only T2 remains");
 	tal_policy_deinit(&p);
 
-	/* Keys sharing their first 16 octets still sort and group correctly. */
+	/* Keys sharing their first 24 octets still sort and group correctly. */
 	tal_change_new(APEX, &ch);
 	char d[64];
 	for (int round = 0; round < 3; round++) {
 		for (int i = 39; i >= 0; i--) {
-			snprintf(d, sizeof(d), "d%d.longlabelprefix.example", i);
+			snprintf(d, sizeof(d), "d%d.longlabelprefixforsorting.example", i);
 			if (round == 0) {
 				tal_change_add(ch, d, &t1);
 			} else if (round == 1 && i % 2 == 0) {
@@ -565,7 +565,7 @@ static void test_policies(tal_store_t *st)
 	is_int(30, res.domains_added, "30 policies survive their operations");
 	bool all = true;
 	for (int i = 0; i < 40; i++) {
-		snprintf(d, sizeof(d), "d%d.longlabelprefix.example", i);
+		snprintf(d, sizeof(d), "d%d.longlabelprefixforsorting.example", i);
 		int rc = tal_policy_get(st, APEX, d, &p);
 		if (i % 4 == 0) {
 			all = all && rc == 0 && p.ntenants == 1 &&
@@ -581,7 +581,7 @@ static void test_policies(tal_store_t *st)
 	ok(all, "each domain's operations applied in order");
 	tal_change_new(APEX, &ch);
 	for (int i = 0; i < 40; i++) {
-		snprintf(d, sizeof(d), "d%d.longlabelprefix.example", i);
+		snprintf(d, sizeof(d), "d%d.longlabelprefixforsorting.example", i);
 		tal_change_remove_domain(ch, d);
 	}
 	res = commit(st, ch, "remove them again");
