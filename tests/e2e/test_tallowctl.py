@@ -248,6 +248,12 @@ def test_errors():
               "%s on a missing directory exits 3 and names it" % args[0], cp.stderr)
     check(not os.path.exists(missing), "no command but init creates the directory")
 
+    deep = os.path.join(tmp, "no-parent", "db")
+    cp = ctl(deep, "init", ZONE)
+    check(cp.returncode == 3 and deep in cp.stderr and "parent directory must exist" in cp.stderr
+          and not os.path.exists(os.path.dirname(deep)),
+          "init does not create missing parents, and says so", cp.stderr)
+
     empty = os.path.join(tmp, "empty")
     os.mkdir(empty)
     cp = ctl(empty, "list")

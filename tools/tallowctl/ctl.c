@@ -137,6 +137,13 @@ int tal__ctl_open(tal_ctl_t *ctl, unsigned flags, tal_store_t **st, tal_zone_inf
 		break;
 	case TAL_ENOENT:
 	case TAL_ENODB:
+		if ((flags & TAL_STORE_CREATE) != 0) {
+			/* Only the last component is created: a typo should not grow a tree. */
+			tal__ctl_err("%s: cannot create the database directory: %s (its parent "
+			             "directory must exist)",
+			             ctl->dir, tal_strerror(err));
+			return TAL_CTL_SYSTEM;
+		}
 		tal__ctl_err("%s: %s (create one with \"tallowctl init ZONE\")", ctl->dir,
 		             tal_strerror(TAL_ENODB));
 		return TAL_CTL_SYSTEM;
