@@ -8,11 +8,10 @@
  */
 #include "tools/tallowctl/ctl.h"
 
-#define COMMON_OPTIONS                                                                         \
-	"  -d, --db DIR     database directory (default: $TALLOW_DB, else " TAL_CTL_DEFAULT_DB \
-	")\n"                                                                                  \
-	"  -z, --zone ZONE  the zone to act on; optional while the database holds one\n"       \
-	"  -v, --verbose    print a one-line summary of each change on stderr\n"               \
+#define COMMON_OPTIONS                                                                            \
+	"  -d, --db DIR     database directory (default: $TALLOW_DB or " TAL_CTL_DEFAULT_DB ")\n" \
+	"  -z, --zone ZONE  the zone to act on; optional while the database holds one\n"          \
+	"  -v, --verbose    print a one-line summary of each change on stderr\n"                  \
 	"  -h, --help       print this help\n"
 
 #define EXIT_STATUS                                                                       \
