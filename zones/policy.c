@@ -676,6 +676,8 @@ static int sort_ops(tal_change_t *ch)
 		}
 		i = j;
 	}
+	free(b);
+	b = NULL;
 	sorted = malloc(ch->cap * sizeof(*sorted));
 	if (sorted == NULL) {
 		goto cleanup;

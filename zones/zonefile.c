@@ -640,6 +640,8 @@ int tal_zonefile_import(FILE *f, const char *fname, tal_change_t *ch, int *errli
 				        tal_strerror(rc));
 				goto cleanup;
 			}
+		} else if (type == LDNS_RR_TYPE_TXT) {
+			/* A TXT at the apex is no policy; keep the import going. */
 		} else if (type == LDNS_RR_TYPE_A && !at_apex) {
 			const uint8_t *w = ldns_rdf_data(owner);
 			uint8_t id[16];

@@ -153,6 +153,46 @@ static bool same_but_serial(const uint8_t *a, const uint8_t *b, size_t len)
 	       memcmp(a + off, b + off, 4) != 0;
 }
 
+/* Offset of the serial in an SOA RR (TYPE..RDATA) at `rr`. */
+static size_t soa_serial_off(const uint8_t *rr)
+{
+	const uint8_t *rd = rr + 10;
+	int m = tal_dname_wire_len(rd, 255);
+	int r = tal_dname_wire_len(rd + m, 255);
+	return 10 + (size_t)m + (size_t)r;
+}
+
+/*
+ * Forges the serial of a zone in the store (zone value, its negative SOA,
+ * the apex SOA), as a zone that has seen 2^32 changes would have it.
+ */
+static void set_serial(tal_store_t *st, const char *apex, uint32_t serial)
+{
+	uint8_t key[TAL_KEY_MAXLEN];
+	int kl = tal_key_from_text(apex, key);
+	tal_txn_t *txn;
+	tal_val_t v;
+	uint8_t buf[4096];
+	size_t len;
+
+	tal_txn_begin(st, TAL_TXN_WRITE, &txn);
+	tal_txn_get(txn, TAL_DB_ZONES, key, (size_t)kl, &v);
+	len = v.len;
+	memcpy(buf, v.data, len);
+	tal_wire_write_u32(buf + 8, serial);
+	tal_wire_write_u32(buf + TAL_ZONE_HDRLEN + soa_serial_off(buf + TAL_ZONE_HDRLEN), serial);
+	tal_txn_put(txn, TAL_DB_ZONES, key, (size_t)kl, buf, len, 0);
+	tal_txn_get(txn, TAL_DB_NODES, key, (size_t)kl, &v);
+	len = v.len;
+	memcpy(buf, v.data, len);
+	tal_rrset_view_t rs;
+	tal_node_find(buf, len, TAL_TYPE_SOA, &rs);
+	size_t off = (size_t)(rs.rrs - buf);
+	tal_wire_write_u32(buf + off + soa_serial_off(rs.rrs), serial);
+	tal_txn_put(txn, TAL_DB_NODES, key, (size_t)kl, buf, len, 0);
+	tal_txn_commit(txn);
+}
+
 /* Text of TXT RR i of a node (the single character-string). */
 static void txt_of(const uint8_t *node, size_t len, int i, char *out, size_t outsz)
 {
@@ -703,8 +743,18 @@ static void test_journal_bounds(tal_store_t *st)
 	is_int(res.serial_before, js.last.serial_from, "marker starts at the old serial");
 	ok(js.chain_ok, "chain continuous across the marker");
 
-	/* Serial arithmetic wraps per RFC 1982. */
-	is_int(0, (long long)(uint32_t)((uint64_t)UINT32_MAX + 1), "wrap check");
+	/* Serial arithmetic wraps per RFC 1982: 2^32 - 1 is followed by 0. */
+	set_serial(st, apex, UINT32_MAX);
+	is_int(UINT32_MAX, zone_serial(st, apex), "serial set to 2^32 - 1");
+	tal_change_new(apex, &ch);
+	tal_change_add_none(ch, "wrap.example");
+	res = commit(st, ch, "change at the top of the serial space");
+	is_int(UINT32_MAX, res.serial_before, "serial before the wrap");
+	is_int(0, res.serial_after, "serial wraps to 0");
+	is_int(0, zone_serial(st, apex), "zone value serial 0");
+	is_int(0, apex_soa_serial(st, apex), "apex SOA serial 0");
+	js = journal(st, apex);
+	ok(js.last.serial_from == UINT32_MAX && js.last.serial_to == 0, "journal records the wrap");
 }
 
 static int ldns_check(const char *path, const char *apex, size_t *nrr, bool *canonical)
@@ -789,6 +839,35 @@ static void test_zonefile(tal_store_t *st)
 	tal_commit_result_t res = commit(st, ch, "re-import");
 	ok(!res.changed, "export -> import --replace is a no-op");
 
+	/* Relative names, foreign TXT records and an apex TXT are fine. */
+	snprintf(path2, sizeof(path2), "%s/good.zone", tmpdir);
+	f = fopen(path2, "w");
+	fputs("$ORIGIN " APEX ".\n$TTL 300\n@ SOA ns1 hostmaster ( 1 2 3 4 5 )\n@ NS ns1\n"
+	      "@ TXT \"v=spf1 -all\"\nns1 A 192.0.2.53\n"
+	      "Mixed.Example TXT \"v=TAL1;tid={" T1 "} ; dkim=Contoso.onmicrosoft.com\"\n"
+	      "mixed.example TXT \"some other record\"\n" T1 ".mixed.example A 127.0.0.2\n"
+	      "none.example TXT \"v=TAL1\"\n",
+	      f);
+	fclose(f);
+	tal_change_new(APEX, &ch);
+	f = fopen(path2, "r");
+	int grc = tal_zonefile_import(f, path2, ch, &line, msg, sizeof(msg));
+	fclose(f);
+	is_int(0, grc, "hand-written zone imports (%s)", msg);
+	commit(st, ch, "hand-written zone");
+	tal_policy_t p;
+	is_int(0, tal_policy_get(st, APEX, "mixed.example", &p), "imported policy");
+	ok(p.ntenants == 1 && memcmp(p.tenants[0].id, t1.id, 16) == 0 &&
+	           strcmp(p.tenants[0].dkim, "contoso.onmicrosoft.com") == 0,
+	   "tenant and dkim normalised from the TXT");
+	tal_policy_deinit(&p);
+	is_int(0, tal_policy_get(st, APEX, "none.example", &p), "deny-all imported");
+	tal_policy_deinit(&p);
+	tal_change_new(APEX, &ch);
+	tal_change_remove_domain(ch, "mixed.example");
+	tal_change_remove_domain(ch, "none.example");
+	commit(st, ch, "drop the hand-written policies");
+
 	/* Import errors carry the line. */
 	snprintf(path2, sizeof(path2), "%s/bad.zone", tmpdir);
 	struct {
@@ -811,6 +890,12 @@ static void test_zonefile(tal_store_t *st)
 		  TAL_EZONEFILE, 3 },
 		{ "$ORIGIN " APEX ".\n@ 60 SOA ns1 h 1 2 3 4 5\nx.example 60 MX 10 mail\n",
 		  TAL_EZONEFILE, 3 },
+		{ "$ORIGIN " APEX ".\n@ 60 SOA ns1 h 1 2 3 4 5\nx.example 60 TXT \"v=TAL1\"\n" T1
+		  ".x.example 60 A 127.0.0.2\n",
+		  TAL_EZONEFILE, 4 },
+		{ "$ORIGIN " APEX ".\n@ 60 SOA ns1 h 1 2 3 4 5\n" T1 ".x.example 60 A 127.0.0.3\n",
+		  TAL_EZONEFILE, 3 },
+		{ "$ORIGIN " APEX ".\nx.example 60 TXT \"v=TAL1\"\n", TAL_EZONEFILE, 2 },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		f = fopen(path2, "w");
