@@ -821,9 +821,15 @@ static void test_map_size_env(void)
 
 	setenv("TALLOW_MAP_SIZE", "2M", 1);
 	is_int(0, open_store(dir, TAL_STORE_CREATE, 0, &st), "TALLOW_MAP_SIZE=2M: create");
+	uint64_t fb0 = 0, ub0 = 0, fb = 0, ub = 0;
+	is_int(0, tal_store_size(st, &fb0, &ub0), "store_size of an empty store");
 	int n = fill(st, "a", 200, &ret);
 	is_int(TAL_EMAPFULL, ret, "TALLOW_MAP_SIZE=2M: the map fills");
 	ok(n > 40 && n * 20 * 1000 < 2 * 1024 * 1024, "TALLOW_MAP_SIZE=2M: %d txns fit", n);
+	is_int(0, tal_store_size(st, &fb, &ub), "store_size of a full store");
+	ok(ub >= (uint64_t)n * 20 * 1000 && ub <= 2 * 1024 * 1024 && fb >= ub && ub > ub0,
+	   "store_size: %llu used of %llu in the file, at most the 2 MiB map",
+	   (unsigned long long)ub, (unsigned long long)fb);
 	tal_store_close(st);
 	st = NULL;
 
