@@ -35,6 +35,7 @@ typedef struct {
 /* Transport counters of one worker (plain integers, one writer). */
 typedef struct {
 	uint64_t udp_recv;      /* datagrams received */
+	uint64_t udp_batches;   /* recvmmsg calls that returned datagrams */
 	uint64_t udp_sent;      /* answers sent */
 	uint64_t udp_send_drop; /* answers dropped: socket buffer full (EAGAIN) */
 	uint64_t udp_send_err;  /* answers the kernel refused (unreachable, ...) */

@@ -127,6 +127,7 @@ static void udp_readable(uv_poll_t *poll, int status, int events)
 			return;
 		}
 		w->stats.udp_recv += (unsigned)n;
+		w->stats.udp_batches++;
 
 		unsigned nout = 0;
 		for (int i = 0; i < n; i++) {

@@ -363,6 +363,7 @@ void tal_net_stats(const tal_net_t *net, tal_query_stats_t *q, tal_net_stats_t *
 		q->truncated += a->truncated;
 		q->edns += a->edns;
 		n->udp_recv += b->udp_recv;
+		n->udp_batches += b->udp_batches;
 		n->udp_sent += b->udp_sent;
 		n->udp_send_drop += b->udp_send_drop;
 		n->udp_send_err += b->udp_send_err;

@@ -317,11 +317,11 @@ static void log_stats(tal_net_t *net)
 	             (unsigned long long)q.servfail, (unsigned long long)q.notimp,
 	             (unsigned long long)q.badvers, (unsigned long long)q.dropped,
 	             (unsigned long long)q.truncated, (unsigned long long)q.edns);
-	tal_log_info("stats, udp: received %llu, sent %llu, dropped on a full send buffer %llu, "
-	             "send errors %llu, oversized %llu",
-	             (unsigned long long)n.udp_recv, (unsigned long long)n.udp_sent,
-	             (unsigned long long)n.udp_send_drop, (unsigned long long)n.udp_send_err,
-	             (unsigned long long)n.udp_oversize);
+	tal_log_info("stats, udp: received %llu in %llu batches, sent %llu, dropped on a full send "
+	             "buffer %llu, send errors %llu, oversized %llu",
+	             (unsigned long long)n.udp_recv, (unsigned long long)n.udp_batches,
+	             (unsigned long long)n.udp_sent, (unsigned long long)n.udp_send_drop,
+	             (unsigned long long)n.udp_send_err, (unsigned long long)n.udp_oversize);
 	tal_log_info("stats, tcp: connections %llu, refused over the limit %llu, idle timeouts "
 	             "%llu, malformed %llu, answers %llu",
 	             (unsigned long long)n.tcp_accepted, (unsigned long long)n.tcp_refused,
