@@ -1,7 +1,7 @@
 /*
  * zones/policy.c -- reading and changing tenant allowlists (zones/policy.h).
  *
- * A change is an array of fixed 32-octet operation records plus one arena
+ * A change is an array of fixed-size operation records plus one arena
  * for the domain keys and DKIM names they point into, so queuing a million
  * pairs is a million appends and a handful of reallocations.  Commit sorts
  * the records once by (key, order of addition) -- the key order is the
@@ -227,9 +227,9 @@ static int wt_cmp(const void *a, const void *b)
 }
 
 /*
- * Reads the tenants of a stored TXT RRset into `l` (appended).  The dkim
- * pointers point into the node.  *deny is set when the RRset is the single
- * "v=TAL1".  0 or TAL_ECORRUPT.
+ * Reads the tenants of a stored TXT RRset into `l` (appended); the deny-all
+ * "v=TAL1" adds none.  The dkim and RR pointers point into the node and
+ * live as long as it does.  0, TAL_ENOMEM or TAL_ECORRUPT.
  */
 static int node_read_txt(const tal_rrset_view_t *rs, wt_list_t *l)
 {

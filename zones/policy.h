@@ -16,7 +16,8 @@
  *
  * Semantics of the operations (applied in the order they were added):
  *   add(D, T)        D's policy allows T (created if absent; idempotent;
- *                    a new dkim domain for a listed T replaces the old one)
+ *                    a new dkim domain for a listed T replaces the old one,
+ *                    and an add without dkim domain clears it)
  *   add_none(D)      D has a policy; if it lists tenants they are kept
  *   remove(D, T)     T no longer allowed; removing the last tenant leaves
  *                    the deny-all policy; a tenant not listed is a no-op
@@ -102,6 +103,10 @@ typedef struct {
 /*
  * Applies the change in one write transaction (waits for other writers).
  * On any error nothing is written.  Errors: TAL_ENOZONE, TAL_ETXT_LEN,
- * TAL_EMAPFULL, TAL_ENOSPC, TAL_EIO, TAL_ENOMEM.
+ * TAL_ERANGE (a domain would list more than TAL_POLICY_MAX_TENANTS
+ * tenants), TAL_ECORRUPT (a stored node does not parse), TAL_EMAPFULL,
+ * TAL_ENOSPC, TAL_EIO, TAL_ENOMEM.  `res` may be NULL; on error it is zeroed.
+ * The change is left valid (its operations may be reordered) and is still
+ * owned by the caller.
  */
 int tal_change_commit(tal_store_t *st, tal_change_t *ch, tal_commit_result_t *res);
