@@ -283,7 +283,8 @@ static int answer_node(resp_t *r, const tal_qinfo_t *qi, const tal_lookup_t *lk)
 	if (ret != 0) {
 		return ret == TAL_ESPACE ? RCODE_NOERROR : ret;
 	}
-	if (set.type == TAL_TYPE_NS && set.add != NULL) {
+	/* Glue only for NS queries: an ANY answer stays minimal (RFC 8482). */
+	if (qi->qtype == TAL_TYPE_NS && set.add != NULL) {
 		ret = put_glue(r, an_start, set.add, set.add_len);
 		if (ret != 0) {
 			return ret;
