@@ -444,6 +444,138 @@ static void test_node(void)
 	free(node);
 }
 
+/* xorshift32: a fixed sequence, so a failure reproduces. */
+static uint32_t rng_state = 2463534242u;
+
+static uint32_t rng(void)
+{
+	uint32_t x = rng_state;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return rng_state = x;
+}
+
+/*
+ * Random wire names, valid and not, in exact-size buffers: the readers must
+ * agree with each other and never read past the end.
+ */
+static void test_dname_random(void)
+{
+	int bad = 0, valid = 0;
+
+	for (int round = 0; round < 20000; round++) {
+		uint8_t buf[300];
+		size_t len = rng() % 280;
+		bool well_formed = rng() % 2;
+		size_t n = 0;
+		if (well_formed) {
+			/* Labels of 1..63 random octets while they fit, then the root. */
+			while (n < len) {
+				size_t lab = 1 + rng() % 63;
+				if (n + 1 + lab + 1 > len) {
+					break;
+				}
+				buf[n++] = (uint8_t)lab;
+				for (size_t i = 0; i < lab; i++) {
+					buf[n++] = (uint8_t)rng();
+				}
+			}
+			buf[n++] = 0;
+			len = n;
+		} else {
+			for (size_t i = 0; i < len; i++) {
+				buf[i] = (uint8_t)(rng() % 4 == 0 ? rng() % 8 : rng());
+			}
+		}
+		uint8_t *p = dup_exact(buf, len);
+		uint8_t key[TAL_KEY_MAXLEN], wire[TAL_DNAME_MAXLEN];
+		char text[TAL_DNAME_TEXTSZ];
+		int wl = tal_dname_wire_len(p, len);
+		if (wl > 0) {
+			valid++;
+			int kl = tal_dname_to_key(p, (size_t)wl, key);
+			int rl = kl < 0 ? kl : tal_key_to_wire(key, (size_t)kl, wire);
+			int tl = tal_dname_to_text(p, text, sizeof(text));
+			bool same = rl == wl;
+			/* The round trip lowercases ASCII and maps 0x00 to 0x01. */
+			for (int i = 0, next = 0; same && i < wl; i++) {
+				uint8_t c = p[i];
+				if (i == next) {
+					next = i + 1 + c;
+				} else if (c >= 'A' && c <= 'Z') {
+					c = (uint8_t)(c + 32);
+				} else if (c == 0) {
+					c = 1;
+				}
+				same = wire[i] == c;
+			}
+			if (kl != wl - 1 || !same || tl <= 0 || (size_t)tl != strlen(text)) {
+				bad++;
+			}
+		} else if (wl != TAL_EMALF || (well_formed && len <= TAL_DNAME_MAXLEN)) {
+			bad++;
+		} else if (tal_dname_to_key(p, len, key) != TAL_EMALF) {
+			bad++;
+		}
+		free(p);
+	}
+	is_int(0, bad, "random names: wire_len, to_key, key_to_wire and to_text agree");
+	ok(valid > 5000, "random names: %d of 20000 were names", valid);
+}
+
+/* Random corruptions of a valid node: answers stay within the contract. */
+static void test_node_random(void)
+{
+	uint8_t buf[512];
+	size_t ends[3];
+	size_t len = build_node(buf, sizeof(buf), ends);
+	int bad = 0;
+
+	for (int round = 0; round < 20000; round++) {
+		uint8_t m[512];
+		memcpy(m, buf, len);
+		int flips = 1 + (int)(rng() % 4);
+		for (int f = 0; f < flips; f++) {
+			m[rng() % len] = (uint8_t)rng();
+		}
+		size_t mlen = rng() % 8 == 0 ? rng() % (len + 1) : len;
+		uint8_t *p = dup_exact(m, mlen);
+		tal_rrset_view_t rs;
+		tal_tenants_view_t tv;
+		tal_node_iter_t it = { 0 };
+		int r = tal_node_find(p, mlen, (uint16_t)(rng() % 20), &rs);
+		if (r != 0 && r != TAL_ENOTFOUND && r != TAL_EMALF) {
+			bad++;
+		}
+		if (r == 0 && (rs.rrs < p || rs.rrs + rs.rrs_len + rs.add_len > p + mlen)) {
+			bad++;
+		}
+		int steps = 0;
+		while ((r = tal_node_next(p, mlen, &it, &rs)) == 0 && steps++ < 70000) {
+			if (rs.rrs < p || rs.rrs + rs.rrs_len + rs.add_len > p + mlen) {
+				bad++;
+			}
+		}
+		if (r != TAL_ENOTFOUND && r != TAL_EMALF) {
+			bad++;
+		}
+		r = tal_node_tenants(p, mlen, &tv);
+		if (r == 0 && tv.present) {
+			if (tv.ids + (size_t)tv.count * TAL_TENANT_IDLEN > p + mlen) {
+				bad++;
+			}
+			uint8_t id[16];
+			memset(id, (int)(rng() & 0xff), sizeof(id));
+			(void)tal_tenants_contains(&tv, id);
+		} else if (r != 0 && r != TAL_EMALF) {
+			bad++;
+		}
+		free(p);
+	}
+	is_int(0, bad, "random node corruptions: every answer stays inside the value");
+}
+
 static void test_zone_value(void)
 {
 	uint8_t buf[64];
@@ -568,6 +700,8 @@ int main(void)
 	test_wire_malformed();
 	test_canonical_order();
 	test_node();
+	test_dname_random();
+	test_node_random();
 	test_zone_value();
 	test_guid();
 	test_wire_cursor();
