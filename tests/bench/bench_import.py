@@ -9,7 +9,10 @@ ratio of database to master file.  Also times `export` in both formats.
 
     /usr/bin/python3 tests/bench/bench_import.py --build BUILD_DIR [--pairs 1000000]
 
-Exits non-zero if the import fails or is slower than --min-rate pairs/s.
+The import is run --runs times (default 3), each into a fresh database;
+the best and the median are printed and the best is held against
+--min-rate (other processes on a shared machine only ever slow a run down).
+Exits non-zero if an import fails or the best is slower than --min-rate.
 """
 
 import argparse
@@ -79,6 +82,8 @@ def main():
     ap.add_argument("--pairs", type=int, default=1000000)
     ap.add_argument("--min-rate", type=float, default=500000.0,
                     help="fail below this many pairs/s (default 500000)")
+    ap.add_argument("--runs", type=int, default=3,
+                    help="imports into fresh databases; the best one is judged (default 3)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args()
 
@@ -95,14 +100,23 @@ def main():
             f.write("\n".join(lines) + "\n")
         gen_s = time.monotonic() - t
         ndomains = len({l.split(",")[0] for l in expected})
-        db = os.path.join(tmp, "db")
-        subprocess.run([exe, "-d", db, "init", ZONE, "--ns", "ns1.%s=192.0.2.53" % ZONE],
-                       check=True)
-
-        cp, import_s, import_cpu = timed([exe, "-d", db, "-v", "import", src])
-        if cp.returncode != 0:
-            sys.exit("bench_import: import failed (%d): %s" % (cp.returncode, cp.stderr))
-        rate = len(expected) / import_s
+        # Each run imports into a fresh database; the last one is kept for the
+        # exports and the sizes.  On a shared machine other processes only
+        # ever slow a run down, so the best run is the code's rate.
+        runs = []
+        for i in range(args.runs):
+            db = os.path.join(tmp, "db%d" % i)
+            subprocess.run([exe, "-d", db, "init", ZONE, "--ns", "ns1.%s=192.0.2.53" % ZONE],
+                           check=True)
+            cp, wall, cpu = timed([exe, "-d", db, "-v", "import", src])
+            if cp.returncode != 0:
+                sys.exit("bench_import: import failed (%d): %s" % (cp.returncode, cp.stderr))
+            runs.append((wall, cpu, cp.stderr.strip()))
+            if i + 1 < args.runs:
+                shutil.rmtree(db, ignore_errors=True)
+        best = min(runs)
+        median = sorted(runs)[len(runs) // 2]
+        rate = len(expected) / best[0]
 
         t = time.monotonic()
         csv_out = subprocess.run([exe, "-d", db, "export"], stdout=subprocess.PIPE,
@@ -117,7 +131,7 @@ def main():
             sys.exit("bench_import: export differs from the input")
 
         # The same pairs, sorted as export writes them, into another fresh database.
-        db2 = os.path.join(tmp, "db2")
+        db2 = os.path.join(tmp, "db-sorted")
         subprocess.run([exe, "-d", db2, "init", ZONE], check=True, stderr=subprocess.DEVNULL)
         sorted_csv = os.path.join(tmp, "sorted.csv")
         with open(sorted_csv, "wb") as f:
@@ -136,9 +150,11 @@ def main():
               % (os.cpu_count(), load))
         print("pairs:              %d (%d domains; input %s, generated in %.1f s)"
               % (len(expected), ndomains, human(os.path.getsize(src)), gen_s))
-        print("import:             %.2f s, %.0f pairs/s end to end (CPU %.2f s: %.0f pairs/s)"
-              % (import_s, rate, import_cpu, len(expected) / import_cpu))
-        print("                    %s" % cp.stderr.strip())
+        print("import, best of %d: %.2f s, %.0f pairs/s end to end (CPU %.2f s)"
+              % (len(runs), best[0], rate, best[1]))
+        print("import, median:     %.2f s, %.0f pairs/s (CPU %.2f s)"
+              % (median[0], len(expected) / median[0], median[1]))
+        print("                    %s" % best[2])
         print("import sorted:      %.2f s, %.0f pairs/s (the export re-imported, CPU %.2f s)"
               % (sorted_s, len(expected) / sorted_s, sorted_cpu))
         print("export csv:         %.2f s (%s)" % (csv_s, human(len(csv_out))))
