@@ -201,6 +201,33 @@ with sh.Tallowd(db, threads=2) as srv:
     check(exit_time < 3, "exit is prompt with a client that does not read (%.2f s)" % exit_time)
     check(status == 0, "SIGTERM with a busy TCP client: exit 0", srv.log())
 
+# Shutdown while an answer is blocked on a client that never reads: the
+# server waits for that write, and the idle timeout bounds the wait.
+with sh.Tallowd(db, threads=1, args=["--tcp-idle-timeout", "2"]) as srv:
+    w = query_wire("big.example." + Z, qid=0)[1]
+    blob = b"".join(frame(struct.pack("!H", i) + w[2:]) for i in range(20000))
+    s = srv.tcp_connect()
+    s.settimeout(2)
+    try:
+        s.sendall(blob)  # 28 MB of answers: far more than the socket buffers hold
+    except socket.timeout:
+        pass
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    srv.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    check(srv.alive(), "SIGTERM with an answer blocked in flight: the server waits for it")
+    try:
+        srv.proc.wait(timeout=10)
+    except Exception:
+        pass
+    elapsed = time.monotonic() - t0
+    status = srv.stop()
+    check(status == 0 and elapsed < 4,
+          "then exits 0 once the idle timeout closes the stuck connection (%.2f s)" % elapsed,
+          srv.log())
+    s.close()
+
 # Idle timeout and the connection limit.
 with sh.Tallowd(db, threads=1, args=["--tcp-idle-timeout", "1",
                                      "--tcp-max-connections", "2"]) as srv:
