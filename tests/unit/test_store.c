@@ -1138,6 +1138,7 @@ static void test_two_writers(void)
 int main(void)
 {
 	unsetenv("TALLOW_MAP_SIZE");
+	umask(022); /* the modes checked below are the ones a usual umask gives */
 	test_open_close();
 	test_put_get_cursor();
 	test_reader();
