@@ -1,14 +1,17 @@
 /*
  * tests/unit/test_names.c -- domain, tenant ID and DKIM normalisation
- * (zones/name.h) and the CSV line parser (zones/csv.h).
+ * (zones/name.h), the CSV line parser (zones/csv.h) and the TAL1 TXT
+ * parser that zone file import uses (zones/internal.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/dname.h"
 #include "common/error.h"
 #include "tests/unit/tap.h"
 #include "zones/csv.h"
+#include "zones/internal.h"
 #include "zones/name.h"
 
 static void check_domain(const char *in, int want_rc, const char *want)
@@ -229,8 +232,86 @@ static void test_csv(void)
 	free(mem);
 }
 
+static void check_txt(const char *txt, int want, bool want_tid, const char *want_dkim)
+{
+	bool has_tid = !want_tid;
+	uint8_t id[16];
+	char dkim[TAL_DOMAIN_TEXTSZ] = "x";
+	int rc = tal__txt_parse((const uint8_t *)txt, strlen(txt), &has_tid, id, dkim);
+
+	ok(rc == want, "TXT \"%s\" -> %d (got %d)", txt, want, rc);
+	if (want == 1) {
+		ok(has_tid == want_tid, "TXT \"%s\" tid %s", txt, want_tid ? "present" : "absent");
+		is_str(want_dkim, dkim, "TXT \"%s\" dkim", txt);
+	}
+}
+
+static void test_txt(void)
+{
+	check_txt("v=TAL1", 1, false, "");
+	check_txt("v=TAL1; tid="
+	          "72f988bf-86f1-41af-91ab-2d7cd011db47",
+	          1, true, "");
+	check_txt("v=TAL1;tid={72F988BF-86F1-41AF-91AB-2D7CD011DB47} ; dkim=Contoso.com ;", 1, true,
+	          "contoso.com");
+	check_txt("v=TAL1; future=tag; tid=72f988bf-86f1-41af-91ab-2d7cd011db47", 1, true, "");
+	check_txt("v=TAL1 ; platform=m365", 1, false, "");
+	check_txt("v=spf1 -all", 0, false, "");
+	check_txt("v=TAL10; tid=72f988bf-86f1-41af-91ab-2d7cd011db47", 0, false, "");
+	check_txt("", 0, false, "");
+	check_txt("v=TAL1; tid=xyz", TAL_ETENANT, false, "");
+	check_txt("v=TAL1; dkim=bad..domain", TAL_EDKIM, false, "");
+	check_txt("v=TAL1; tid=72f988bf-86f1-41af-91ab-2d7cd011db47; "
+	          "tid=72f988bf-86f1-41af-91ab-2d7cd011db47",
+	          TAL_ESYNTAX, false, "");
+	check_txt("v=TAL1; garbage", TAL_ESYNTAX, false, "");
+}
+
+/*
+ * Random strings over an alphabet of the interesting characters: whatever
+ * normalise accepts must be a fixed point (normalising it again gives the
+ * same text) and must be refused by nothing downstream.
+ */
+static void test_normalise_fixed_point(void)
+{
+	static const char alphabet[] = "abcXYZ019-._ \xc3\xbc\xce\xb1";
+	uint64_t x = 0x2545f4914f6cdd1dULL;
+	int accepted = 0, fixed = 0, keyed = 0;
+
+	for (int i = 0; i < 20000; i++) {
+		char in[80], out[TAL_DOMAIN_TEXTSZ], again[TAL_DOMAIN_TEXTSZ];
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		size_t len = 1 + x % 40;
+		for (size_t k = 0; k < len; k++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			in[k] = alphabet[x % (sizeof(alphabet) - 1)];
+		}
+		in[len] = '\0';
+		if (tal_domain_normalise(in, out) != 0) {
+			continue;
+		}
+		accepted++;
+		if (tal_domain_normalise(out, again) == 0 && strcmp(out, again) == 0) {
+			fixed++;
+		}
+		uint8_t key[TAL_KEY_MAXLEN];
+		if (tal_key_from_text(out, key) > 0) {
+			keyed++;
+		}
+	}
+	ok(accepted > 100, "random names: some accepted (%d)", accepted);
+	is_int(accepted, fixed, "every accepted name is a fixed point of normalise");
+	is_int(accepted, keyed, "every accepted name converts to a store key");
+}
+
 int main(void)
 {
+	test_txt();
+	test_normalise_fixed_point();
 	test_domains();
 	test_fits();
 	test_tenants();
