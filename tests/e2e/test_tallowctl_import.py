@@ -181,13 +181,13 @@ def test_invalid_lines(tmp):
     cases = [
         ("bad tenant", "example.com,not-a-guid", "not-a-guid", "is not a tenant ID"),
         ("bad domain", "exa_mple.com,%s" % GOOD, "exa_mple.com", "not allowed in a host name"),
-        ("label too long", "%s.com,%s" % (long_label, GOOD), long_label,
+        ("label too long", "%s.com,%s" % (long_label, GOOD), long_label + ".com",
          "label longer than 63"),
         ("domain too long for the zone", "%s,%s" % (too_long_for_zone, GOOD), too_long_for_zone,
          "too long for this zone"),
-        ("too many fields", "example.com,%s,dkim.example,extra" % GOOD, "extra",
-         "not a valid line"),
-        ("empty domain", ",%s" % GOOD, None, None),
+        ("too many fields", "example.com,%s,dkim.example,extra" % GOOD,
+         "example.com,%s,dkim.example,extra" % GOOD, "not a valid line"),
+        ("empty domain", ",%s" % GOOD, "", None),
         ("bad dkim", "example.com,%s,not_a.dkim!" % GOOD, "not_a.dkim!",
          "not a valid DKIM signing domain"),
         ("GUID-shaped label", "%s.example.com,%s" % (GOOD, GOOD), None, "shaped like a tenant ID"),
@@ -201,7 +201,7 @@ def test_invalid_lines(tmp):
         first = cp.stderr.splitlines()[0] if cp.stderr else ""
         ok = cp.returncode == 2 and first.startswith("%s:%d: " % (path, lineno))
         if text is not None:
-            ok = ok and ('"%s"' % text in first or text in first)
+            ok = ok and '"%s"' % text in first
         if reason is not None:
             ok = ok and reason in first
         check(ok and "nothing was imported" in cp.stderr,
