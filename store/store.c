@@ -718,9 +718,8 @@ static int txn_start(tal_store_t *st, unsigned mdb_flags, MDB_txn **txn)
 			if (mdb_reader_check(st->env, &dead) == 0 && dead > 0) {
 				tal_log_info("txn: %s: cleared %d stale reader slots", st->path,
 				             dead);
-				continue;
 			}
-			return TAL_EREADERS;
+			continue; /* a live process may have freed a slot meanwhile, too */
 		}
 		if (rc == MDB_MAP_RESIZED && !resized) {
 			resized = true;
