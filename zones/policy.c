@@ -1171,7 +1171,19 @@ int tal_change_commit(tal_store_t *st, tal_change_t *ch, tal_commit_result_t *re
 			rc = TAL_EOWNER_LEN;
 			goto cleanup;
 		}
-		memcpy(key + c.z->keylen, ch->arena.p + op->key_off, op->key_len);
+		/*
+		 * The key's first octets are in the record; the arena (in
+		 * the order of addition, so a cache miss per domain once the
+		 * operations are sorted) is read only for longer keys.
+		 */
+		uint8_t *dst = key + c.z->keylen;
+		for (int w = 0; w < PFX_WORDS; w++) {
+			tal_wire_write_u64(dst + 8 * w, op->pfx[w]);
+		}
+		if (op->key_len > PFX_LEN) {
+			memcpy(dst + PFX_LEN, ch->arena.p + op->key_off + PFX_LEN,
+			       op->key_len - PFX_LEN);
+		}
 		rc = settle(&c, key, c.z->keylen + op->key_len, op, j - i);
 		if (rc < 0) {
 			goto cleanup;
