@@ -308,6 +308,11 @@ def test_errors():
     cp = ctl(db, "add", long_domain, T1)
     check(cp.returncode == 2 and "too long for this zone" in cp.stderr,
           "add of a domain too long for the zone exits 2", cp.stderr)
+    long_dkim = ".".join(["d" * 60] * 4) + ".example"
+    cp = ctl(db, "add", "example.com", T1 + "," + long_dkim)
+    check(cp.returncode == 2 and '"%s"' % long_dkim in cp.stderr
+          and "TXT string longer than 255" in cp.stderr,
+          "add with a DKIM domain too long for the TXT record exits 2", cp.stderr)
     cp = ctl(db, "add", "example.com")
     check(cp.returncode == 64, "add without a tenant is a usage error")
     cp = ctl(db, "add", "example.com", T1, "--none")
