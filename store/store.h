@@ -40,8 +40,18 @@
  *  - A tal_txn_t and a tal_reader_t belong to the thread that made them.
  *  - The database directory must be on a local file system (LMDB's lock
  *    file relies on POSIX locks and shared memory).
- *  - Do not open the same directory twice in one process (LMDB forbids it);
- *    share the tal_store_t instead.
+ *  - Do not open the same directory twice in one process (LMDB forbids it):
+ *    tal_store_open returns TAL_EBUSY; share the tal_store_t instead.
+ *  - A read-only open still writes the reader table in lock.mdb: the user
+ *    that runs tallowd needs write access to that file (TAL_EACCES
+ *    otherwise).  A read-only open never creates data.mdb or the directory.
+ *  - Every transaction holds a process-wide read lock while open, so that a
+ *    map grown by another process can be remapped safely (TAL_EAGAIN from a
+ *    begin when that cannot happen yet; unreachable with the default map).
+ *  - After a failed put, reserve or delete, every later call on that
+ *    transaction returns the first error and commit aborts with it; a delete
+ *    of a missing key (TAL_ENOTFOUND) does not spoil the transaction.
+ *  - Keys are 1 to 511 octets: the root can never be a stored key.
  */
 #pragma once
 
