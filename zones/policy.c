@@ -435,8 +435,8 @@ int tal_policy_foreach(tal_store_t *st, const char *apex,
 		}
 		rc = tal_cursor_next(cur, &k, &v);
 	}
-	if (rc == TAL_ENOTFOUND || rc == 0) {
-		rc = rc == TAL_ENOTFOUND ? 0 : rc;
+	if (rc == TAL_ENOTFOUND) {
+		rc = 0;
 	}
 cleanup:
 	tal_cursor_close(cur);
