@@ -380,32 +380,48 @@ def dnssec_tests():
 def tallowd_tests():
     """Policies published with tallowctl, answered by tallowd."""
     try:
-        tallowd = harness.binary("tallowd")
+        harness.binary("tallowd")
         harness.binary("tallowctl")
     except FileNotFoundError as e:
         print("# tallowd tests skipped: %s" % e)
         return
-    db = harness.tmpdir("tallow-db-")
-    cp = harness.tallowctl(db, "zone", "add", ZONE)
-    if not check(cp.returncode == 0, "tallowctl zone add", cp.stderr):
-        return
-    for args in (["add", "allowed.com", T_A, "--dkim", "contoso.onmicrosoft.com"],
-                 ["add", "allowed.com", T_B], ["add", "denyall.com", "none"]):
-        cp = harness.tallowctl(db, *args)
-        check(cp.returncode == 0, "tallowctl " + " ".join(args), cp.stderr)
-    port = harness.free_port()
-    d = harness.spawn([tallowd, "-d", db, "-l", "127.0.0.1@%d" % port],
-                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    if not check(wait_dns(port, ZONE), "tallowd answers SOA"):
-        harness.stop(d)
-        return
-    srv = "127.0.0.1@%d" % port
-    base = ["--zone", ZONE, "--server", srv, "--timeout", "3"]
-    expect(base + ["allowed.com", T_A], 0, "allow", what="tallowd: allow")
-    expect(base + ["allowed.com", T_C], 1, "deny", what="tallowd: deny")
-    expect(base + ["denyall.com", T_A], 1, "deny", what="tallowd: deny-all")
-    expect(base + ["nxdomain.com", T_A], 2, "none", what="tallowd: none")
-    harness.stop(d)
+    import server_harness
+    csv = ("allowed.com,%s,contoso.onmicrosoft.com\nallowed.com,%s\ndenyall.com,none\n"
+           "b\u00fccher.com,%s\n" % (T_A, T_B, T_A))
+    db = server_harness.make_db(ZONE, csv=csv)
+    with server_harness.Tallowd(db, ZONE) as d:
+        srv = "127.0.0.1@%d" % d.port
+        base = ["--zone", ZONE, "--server", srv, "--timeout", "3"]
+        expect(base + ["allowed.com", T_A], 0, "allow",
+               "tenant listed at allowed.com.tenants.example.net "
+               "(dkim=contoso.onmicrosoft.com)", what="tallowd: allow with dkim")
+        expect(base + ["allowed.com", T_B], 0, "allow", what="tallowd: second tenant")
+        expect(base + ["allowed.com", T_C], 1, "deny",
+               "tenant not listed in the policy at allowed.com.tenants.example.net "
+               "(2 tenants listed)", what="tallowd: deny")
+        expect(base + ["denyall.com", T_A], 1, "deny",
+               "policy at denyall.com.tenants.example.net allows no tenant",
+               what="tallowd: deny-all")
+        expect(base + ["b\u00fccher.com", T_A], 0, "allow", what="tallowd: IDN domain")
+        expect(base + ["nxdomain.com", T_A], 2, "none", what="tallowd: none")
+        expect(base + ["%s.allowed.com" % T_A, T_A], 2, "none",
+               what="tallowd: the A-view name has no policy")
+        # A change committed by tallowctl is answered at once.
+        harness.tallowctl(db, "add", "denyall.com", T_C, check_rc=0)
+        expect(base + ["denyall.com", T_C], 0, "allow", what="tallowd: added tenant allowed")
+        lines = "".join("allowed.com %s\nnxdomain%d.com %s\n" % (T_A, i, T_A)
+                        for i in range(500))
+        cp = tc(*(base + ["-"]), input=lines)
+        decs = [line.split(" ")[2] for line in cp.stdout.splitlines()]
+        check(cp.returncode == 0 and decs == ["allow", "none"] * 500,
+              "tallowd: batch of 1000", cp.stderr)
+        # Through Unbound in front of tallowd.
+        ub, uport = start_unbound({ZONE: srv})
+        res = ["--zone", ZONE, "--resolver", "127.0.0.1@%d" % uport, "--timeout", "3"]
+        expect(res + ["allowed.com", T_A], 0, "allow", what="tallowd via unbound: allow")
+        expect(res + ["allowed.com", T_C], 1, "deny", what="tallowd via unbound: deny")
+        expect(res + ["nxdomain.com", T_A], 2, "none", what="tallowd via unbound: none")
+        harness.stop(ub)
     expect(["--zone", ZONE, "--server", srv, "--timeout", "1", "allowed.com", T_A], 3,
            "tempfail", what="tallowd stopped: tempfail")
 
