@@ -105,8 +105,6 @@ static void conn_close(tal_tcp_conn_t *c)
 	uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
 }
 
-static void conn_touch(tal_tcp_conn_t *c);
-
 static void conn_idle(uv_timer_t *t)
 {
 	tal_tcp_conn_t *c = t->data;

@@ -206,20 +206,31 @@ fail : {
 }
 }
 
-static int probe_addresses(const tal_conf_t *conf)
+static int probe_addresses(tal_conf_t *conf)
 {
 	for (int i = 0; i < conf->nlisten; i++) {
 		const tal_listen_t *l = &conf->listen[i];
 		static const int types[2] = { SOCK_STREAM, SOCK_DGRAM };
 		for (int t = 0; t < 2; t++) {
 			int fd = make_socket(l, types[t], false);
-			if (fd < 0) {
-				startup_error("%s (%s): %s", l->text,
-				              types[t] == SOCK_STREAM ? "tcp" : "udp",
-				              tal_strerror(fd));
-				return fd;
+			if (fd >= 0) {
+				close(fd);
+				continue;
 			}
-			close(fd);
+			/* The default [::] on a host without IPv6: serve IPv4 alone. */
+			if (conf->listen_default && l->addr.ss_family == AF_INET6 &&
+			    (fd == TAL_EAFNOSUPPORT || fd == TAL_EADDRNOTAVAIL)) {
+				tal_log_notice("listen %s: %s, serving IPv4 only", l->text,
+				               tal_strerror(fd));
+				memmove(&conf->listen[i], &conf->listen[i + 1],
+				        (size_t)(conf->nlisten - i - 1) * sizeof(conf->listen[0]));
+				conf->nlisten--;
+				i--;
+				break;
+			}
+			startup_error("%s (%s): %s", l->text,
+			              types[t] == SOCK_STREAM ? "tcp" : "udp", tal_strerror(fd));
+			return fd;
 		}
 	}
 	return 0;
