@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#define TALLOWD_VERSION "0.1.0" /* keep equal to project(VERSION) in CMakeLists.txt */
+#ifndef TALLOWD_VERSION
+#define TALLOWD_VERSION "0.1.0" /* CMake passes project(VERSION) */
+#endif
 
 #define TAL_CONF_DEFAULT_DBDIR    "/var/lib/tallow"
 #define TAL_CONF_DEFAULT_PORT     53
