@@ -322,7 +322,7 @@ static int answer_query(tal_answerer_t *a, resp_t *r, const tal_qinfo_t *qi)
 		return RCODE_FORMERR;
 	}
 
-	int klen = tal_dname_to_key(qi->qname, qi->qname_len, key);
+	int klen = tal_query_key(qi->qname, qi->qname_len, key);
 	if (klen < 0) {
 		return RCODE_SERVFAIL;
 	}

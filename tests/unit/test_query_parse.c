@@ -835,6 +835,48 @@ out:
 	return cls;
 }
 
+/* tal_query_key must build exactly the key tal_dname_to_key builds. */
+static unsigned key_checks, key_mismatches;
+
+static void check_key(const uint8_t *name, size_t len)
+{
+	uint8_t k1[TAL_KEY_MAXLEN + 8], k2[TAL_KEY_MAXLEN + 8];
+	int l1 = tal_dname_to_key(name, len, k1);
+	int l2 = tal_query_key(name, len, k2);
+	key_checks++;
+	if (l1 != l2 || (l1 > 0 && memcmp(k1, k2, (size_t)l1) != 0)) {
+		key_mismatches++;
+	}
+}
+
+/* Every octet value at every position of an eight-octet word, and long names. */
+static void check_key_octets(void)
+{
+	uint8_t name[TAL_DNAME_MAXLEN];
+
+	for (unsigned v = 0; v < 256; v++) {
+		for (size_t at = 1; at <= 17; at++) {
+			name[0] = 17;
+			memcpy(name + 1, "AbCdEfGhIjKlMnOpQ", 17);
+			name[at] = (uint8_t)v;
+			name[18] = 2;
+			name[19] = 'Z';
+			name[20] = (uint8_t)v;
+			name[21] = 0;
+			check_key(name, 22);
+		}
+	}
+	for (size_t labels = 1; labels <= 127; labels++) {
+		size_t n = 0;
+		for (size_t i = 0; i < labels; i++) {
+			name[n++] = 1;
+			name[n++] = (uint8_t)('A' + i % 26);
+		}
+		name[n++] = 0;
+		check_key(name, n);
+	}
+}
+
 static void hexdump(const msg_t *m)
 {
 	printf("#   ");
@@ -903,10 +945,13 @@ int main(int argc, char **argv)
 			continue;
 		}
 		counts[c]++;
+		tal_qinfo_t qi;
+		int r = tal_query_parse(place(&m), m.n, &qi);
 		if (c == C_AGREE) {
-			tal_qinfo_t qi;
-			int r = tal_query_parse(place(&m), m.n, &qi);
 			accepted_both += r == TAL_PARSE_OK || r == TAL_PARSE_BADVERS;
+		}
+		if (qi.qname != NULL) {
+			check_key(qi.qname, qi.qname_len);
 		}
 	}
 
@@ -921,6 +966,8 @@ int main(int argc, char **argv)
 	   accepted_both);
 	ok(counts[C_AGREE] - accepted_both > 500, "and many both reject (%u)",
 	   counts[C_AGREE] - accepted_both);
+	check_key_octets();
+	is_int(0, key_mismatches, "tal_query_key equals tal_dname_to_key on %u names", key_checks);
 	for (int c = C_RESPONSE; c < C_MAX; c++) {
 		ok(counts[c] > 0, "the corpus reaches the intended difference: %s", class_why[c]);
 	}
