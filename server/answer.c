@@ -12,9 +12,9 @@
  * Size: the OPT record is reserved up front, so it always fits.  When the
  * answer or authority section does not fit the client's limit, the
  * response keeps only the question (and OPT) and sets TC (RFC 1035 4.2.1,
- * RFC 7766).  Glue that does not fit is dropped without TC (RFC 9471 allows
- * it for in-domain glue of an authoritative answer; the client asked for NS,
- * not for the addresses).
+ * RFC 7766).  Glue that does not fit is left out without TC (RFC 2181 9:
+ * the additional section is optional; RFC 9471's TC rule covers referrals,
+ * which tallow never sends).
  *
  * Counters (tal_query_stats_t): `noerror` counts answers with data, `nodata`
  * NOERROR answers without (including empty non-terminals), `dropped`
@@ -53,7 +53,6 @@ enum {
 };
 
 enum {
-	TYPE_TSIG = 250,
 	TYPE_MAILB = 253,
 	TYPE_MAILA = 254,
 };
