@@ -289,6 +289,13 @@ static int build_store(tal_store_t *st)
 	node_value(&v, &pset, 1, NULL, 0, 0);
 	ret = ret ? ret : put_value(txn, TAL_DB_NODES, "b.a." ZONE, &v);
 
+	/* The folded forms of '@' '[' and of 'A' 'Z' with the high bit. */
+	rrs.n = 0;
+	rr_txt(&rrs, "edge");
+	pset.count = 1;
+	node_value(&v, &pset, 1, NULL, 0, 0);
+	ret = ret ? ret : put_value(txn, TAL_DB_NODES, "x`{\xe1\xfa." ZONE, &v);
+
 	/* A damaged node: unknown version. */
 	v.n = 0;
 	b8(&v, 99);
@@ -586,6 +593,29 @@ static void test_negative(void)
 	p = ask(&q, TAL_TRANSPORT_UDP);
 	ok(p && RCODE() == 3, "below a leaf: NXDOMAIN");
 	ldns_pkt_free(p);
+}
+
+/* Only A-Z fold: the octets next to them and above 0x7f must not. */
+static void test_case_folding(void)
+{
+	static const char *const unfolded[] = {
+		"x@{\xe1\xfa." ZONE,
+		"x`[\xe1\xfa." ZONE,
+		"x`{\xc1\xfa." ZONE,
+		"x`{\xe1\xda." ZONE,
+	};
+	q_t q = { .name = "X`{\xe1\xfa." ZONE, .type = TAL_TYPE_TXT };
+	ldns_pkt *p = ask(&q, TAL_TRANSPORT_UDP);
+	ok(p && RCODE() == 0 && ldns_pkt_ancount(p) == 1, "case folding: X matches x");
+	ldns_pkt_free(p);
+	/* Each differs from the stored name in one octet, 0x20 below it. */
+	for (size_t i = 0; i < sizeof(unfolded) / sizeof(unfolded[0]); i++) {
+		q.name = unfolded[i];
+		p = ask(&q, TAL_TRANSPORT_UDP);
+		ok(p && RCODE() == 3, "case folding: octet %zu of the label is not a letter",
+		   i + 2);
+		ldns_pkt_free(p);
+	}
 }
 
 static void test_a_view(void)
@@ -1121,6 +1151,7 @@ int main(void)
 		test_positive();
 		test_apex();
 		test_negative();
+		test_case_folding();
 		test_a_view();
 		test_edns();
 		test_flags();
