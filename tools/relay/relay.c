@@ -183,8 +183,14 @@ int tal_relay_new(const tal_relay_config_t *cfg, tal_relay_t **out, char *err, s
 	 * probing a server that timed out, so a restarted server is used again
 	 * at once instead of after infra-host-ttl.
 	 */
+	/*
+	 * libunbound's default caches (4 MB each) hold a few thousand
+	 * policies; a relay judging many domains would evict and re-ask.
+	 */
 	if ((rc = set_option(r, "do-not-query-localhost:", "no", err, errlen)) != 0 ||
-	    (rc = set_option(r, "infra-keep-probing:", "yes", err, errlen)) != 0) {
+	    (rc = set_option(r, "infra-keep-probing:", "yes", err, errlen)) != 0 ||
+	    (rc = set_option(r, "msg-cache-size:", "32m", err, errlen)) != 0 ||
+	    (rc = set_option(r, "rrset-cache-size:", "64m", err, errlen)) != 0) {
 		goto cleanup;
 	}
 	for (size_t s = 0; s < cfg->nservers; s++) {
