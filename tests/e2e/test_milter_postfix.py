@@ -34,6 +34,7 @@ MASTER_CF = """\
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 rewrite   unix  -       -       n       -       -       trivial-rewrite
 bounce    unix  -       -       n       -       0       bounce
 defer     unix  -       -       n       -       0       bounce
@@ -88,7 +89,11 @@ milter_connect_timeout = 5s
 milter_command_timeout = 20s
 maillog_file = %(d)s/maillog
 maillog_file_prefixes = %(d)s
-smtpd_tls_security_level = none
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = %(tls)s/server.pem
+smtpd_tls_key_file = %(tls)s/server.key
+smtpd_tls_CAfile = %(tls)s/ca.pem
+smtpd_tls_ask_ccert = yes
 smtp_tls_security_level = none
 biff = no
 notify_classes =
@@ -107,6 +112,29 @@ def wait_port(port, timeout=20.0):
     return False
 
 
+def make_certs():
+    """A CA, a server certificate and two client certificates (openssl)."""
+    d = harness.tmpdir("tallow-tls-")
+    os.chmod(d, 0o755)
+
+    def ossl(*args):
+        cp = subprocess.run(["openssl"] + list(args), cwd=d, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, timeout=60)
+        if cp.returncode != 0:
+            raise RuntimeError("openssl %s: %s" % (" ".join(args), cp.stderr))
+
+    ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=tallow test CA")
+    for name, cn in (("server", "relay.tallow.test"), ("ms", "mail.protection.outlook.com"),
+                     ("evil", "mail.evil.example")):
+        ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + cn)
+        ossl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", name + ".pem", "-days", "2")
+        os.chmod(os.path.join(d, name + ".key"), 0o644)
+    return d
+
+
 def postfix_ids():
     import pwd
     pw = pwd.getpwnam("postfix")
@@ -123,7 +151,9 @@ class Postfix:
         # directory inside its own, so the sink gets a directory of its own.
         self.sinkdir = harness.tmpdir("tallow-sink-")
         os.chmod(self.sinkdir, 0o777)
-        vals = {"d": self.d, "sport": self.sport, "sink": self.sinkport, "mport": mport}
+        self.tls = make_certs()
+        vals = {"d": self.d, "sport": self.sport, "sink": self.sinkport, "mport": mport,
+                "tls": self.tls}
         with open(os.path.join(self.d, "main.cf"), "w") as f:
             f.write(MAIN_CF % vals)
         with open(os.path.join(self.d, "master.cf"), "w") as f:
@@ -193,7 +223,7 @@ class Milter:
 
 
 def send(pf, frm="sender@allowed.com", tenants=(T_A,), addr=MS_ADDR, headers=(),
-         envelope=None):
+         envelope=None, cert=None):
     """Sends one message; returns (swaks output, marker)."""
     marker = "tallow-" + uuid.uuid4().hex
     argv = ["swaks", "--server", "127.0.0.1:%d" % pf.sport, "--xclient-addr", addr,
@@ -204,12 +234,16 @@ def send(pf, frm="sender@allowed.com", tenants=(T_A,), addr=MS_ADDR, headers=(),
         argv += ["--add-header", "X-MS-Exchange-CrossTenant-Id: %s" % t]
     for h in headers:
         argv += ["--add-header", h]
+    if cert is not None:
+        argv += ["--tls", "--tls-cert", os.path.join(pf.tls, cert + ".pem"),
+                 "--tls-key", os.path.join(pf.tls, cert + ".key")]
     cp = harness.run(argv, timeout=60)
     return cp.stdout + cp.stderr, marker
 
 
 def accepted(out):
-    return "<-  250 2.0.0 Ok: queued" in out
+    # swaks marks server lines "<-" in clear text and "<~" inside TLS.
+    return "<-  250 2.0.0 Ok: queued" in out or "<~  250 2.0.0 Ok: queued" in out
 
 
 def main():
@@ -323,6 +357,26 @@ def main():
           "envelope sender's domain denies", out)
     out, mk = send(pf, envelope="bounce@nopolicy.com")
     check(accepted(out), "envelope sender without policy, From: allowed", out)
+    m.stop()
+
+    # ---- the client certificate's CN ----
+    m = Milter(mport, *(common + ["--cert-cn", "mail.protection.outlook.com"]))
+    out, mk = send(pf, cert="ms")
+    check(accepted(out) and pf.received(mk) is not None,
+          "client certificate CN=mail.protection.outlook.com: relayed", out + pf.maillog()[-2000:])
+    out, mk = send(pf, cert="evil")
+    check("<~* 550 5.7.1" in out and
+          'client certificate CN "mail.evil.example" is not mail.protection.outlook.com'
+          in out, "client certificate with another CN: 550", out)
+    out, mk = send(pf)
+    check("<** 550 5.7.1" in out and 'client certificate CN "" is not' in out,
+          "no client certificate: 550", out)
+    m.stop()
+    m = Milter(mport, *(common + ["--cert-cn", "*.outlook.com"]))
+    out, mk = send(pf, cert="ms")
+    check(accepted(out), "wildcard CN *.outlook.com matches", out)
+    out, mk = send(pf, cert="evil")
+    check("<~* 550 5.7.1" in out, "wildcard CN does not match another domain", out)
     m.stop()
 
     # ---- the policy server stops: 451 4.7.1 ----
