@@ -863,6 +863,42 @@ static wt_t *wt_find(wt_list_t *l, const uint8_t *id)
  * Settles one domain: `ops` are its operations in order (none for a policy
  * that replace mode drops).  `key` is the full owner key.
  */
+/*
+ * The TXT RRset of a policy must fit in one DNS message, or no client could
+ * ever read it, even over TCP (RFC 7766 caps a message at 65,535 octets).
+ * The answer carries a header, the question (up to 255 octets of name plus
+ * type and class), an OPT record, and each RR with a two-octet compressed
+ * owner.
+ */
+#define POLICY_ANSWER_MAX (65535 - 12 - (255 + 4) - 11)
+
+/* Names the domain of `key` in the result, for the caller's message; returns err. */
+static int failed_domain(commit_t *c, const uint8_t *key, size_t keylen, int err)
+{
+	char *out = c->res->failed_domain;
+	size_t zl = c->z->keylen;
+
+	if (keylen <= zl || tal_key_to_text(key + zl, keylen - zl, out, TAL_DOMAIN_TEXTSZ) < 0) {
+		out[0] = '\0';
+	}
+	return err;
+}
+
+static size_t policy_answer_size(const commit_t *c)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < c->cur.n; i++) {
+		const wt_t *t = &c->cur.v[i];
+		/* owner, TYPE..RDLENGTH, the length octet, "v=TAL1; tid=" and the GUID */
+		total += 2 + 10 + 1 + 12 + 36;
+		if (t->dkim_len > 0) {
+			total += 7 + t->dkim_len; /* "; dkim=" and the domain */
+		}
+	}
+	return total;
+}
+
 static int settle(commit_t *c, const uint8_t *key, size_t keylen, const op_t *ops, size_t nops)
 {
 	tal_val_t v = { NULL, 0 };
@@ -920,7 +956,7 @@ static int settle(commit_t *c, const uint8_t *key, size_t keylen, const op_t *op
 			t = wt_find(&c->cur, op->id);
 			if (t == NULL) {
 				if (c->cur.n >= TAL_POLICY_MAX_TENANTS) {
-					return TAL_ERANGE;
+					return failed_domain(c, key, keylen, TAL_ERANGE);
 				}
 				rc = wt_push(&c->cur, &t);
 				if (rc < 0) {
@@ -964,6 +1000,9 @@ static int settle(commit_t *c, const uint8_t *key, size_t keylen, const op_t *op
 	}
 	if (c->cur.n > 1) {
 		qsort(c->cur.v, c->cur.n, sizeof(wt_t), wt_cmp);
+	}
+	if (policy_answer_size(c) > POLICY_ANSWER_MAX) {
+		return failed_domain(c, key, keylen, TAL_EPOLICY_SIZE);
 	}
 
 	/* The difference, as RRs for the journal. */
@@ -1214,7 +1253,11 @@ int tal_change_commit(tal_store_t *st, tal_change_t *ch, tal_commit_result_t *re
 cleanup:
 	tal_txn_abort(c.txn);
 	if (rc < 0) {
+		/* Nothing was written: only the name of the failing domain stays. */
+		char failed[TAL_DOMAIN_TEXTSZ];
+		memcpy(failed, res->failed_domain, sizeof(failed));
 		memset(res, 0, sizeof(*res));
+		memcpy(res->failed_domain, failed, sizeof(failed));
 	}
 	tal__buf_free(&drops);
 	tal__buf_free(&c.node);

@@ -98,12 +98,15 @@ typedef struct {
 	size_t tenants_added;
 	size_t tenants_removed;
 	size_t domains_missing; /* remove/remove_domain of a domain with no policy */
+	/* On TAL_ERANGE or TAL_EPOLICY_SIZE: the domain that failed. */
+	char failed_domain[TAL_DOMAIN_TEXTSZ];
 } tal_commit_result_t;
 
 /*
  * Applies the change in one write transaction (waits for other writers).
  * On any error nothing is written.  Errors: TAL_ENOZONE, TAL_ETXT_LEN,
- * TAL_ERANGE (a domain would list more than TAL_POLICY_MAX_TENANTS
+ * TAL_EPOLICY_SIZE (a domain's TXT RRset would not fit one 65,535-octet
+ * message, about 1,000 tenants), TAL_ERANGE (a domain would list more than TAL_POLICY_MAX_TENANTS
  * tenants), TAL_ECORRUPT (a stored node does not parse), TAL_EMAPFULL,
  * TAL_ENOSPC, TAL_EIO, TAL_ENOMEM.  `res` may be NULL; on error it is zeroed.
  * The change is left valid (its operations may be reordered) and is still

@@ -100,7 +100,7 @@ int tal__ctl_status(int err)
 		break;
 	}
 	/* Names and data: everything a user typed or a file said. */
-	if (err <= TAL_EDNAME && err >= TAL_EADDR) {
+	if (err <= TAL_EDNAME && err >= TAL_EPOLICY_SIZE) {
 		return TAL_CTL_INVALID;
 	}
 	return TAL_CTL_SYSTEM;

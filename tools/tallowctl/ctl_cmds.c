@@ -409,7 +409,8 @@ int tal__ctl_cmd_add(tal_ctl_t *ctl, int argc, char **argv)
 		err = tal_change_commit(st, ch, &res);
 	}
 	if (err != 0) {
-		status = commit_failed(ctl, zone.apex, err);
+		status = res.failed_domain[0] != '\0' ? tal__ctl_bad(NULL, res.failed_domain, err)
+		                                      : commit_failed(ctl, zone.apex, err);
 		goto cleanup;
 	}
 	tal__ctl_summary(ctl, zone.apex, domain, &res);

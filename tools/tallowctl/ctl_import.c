@@ -498,6 +498,12 @@ int tal__ctl_cmd_import(tal_ctl_t *ctl, int argc, char **argv)
 
 	t1 = now();
 	err = tal_change_commit(st, ch, &res);
+	if (err != 0 && res.failed_domain[0] != '\0') {
+		tal__ctl_err("%s: \"%s\" %s; nothing was imported", im.fname, res.failed_domain,
+		             tal_strerror(err));
+		status = tal__ctl_status(err);
+		goto cleanup;
+	}
 	if (err != 0) {
 		tal__ctl_err("%s: zone %s: %s; nothing was imported", ctl->dir, zone.apex,
 		             tal_strerror(err));
