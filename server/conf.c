@@ -110,7 +110,7 @@ static const char usage_tail[] =
         "  tallowd -d ./db -l 127.0.0.1:5300 -l [::1]:5300 -t 1 -v\n"
         "  tallowd -d ./db --check\n"
         "\n"
-        "See tallowd(8) and tallowctl(8).\n";
+        "See tallowd(8) and tallowctl(1).\n";
 
 /* Prints "  LHS  text" with the text wrapped at 79 columns in a column of its own. */
 static void print_wrapped(FILE *f, const char *lhs, const char *text)
