@@ -37,6 +37,7 @@
 #include "common/log.h"
 #include "tools/relay/relay.h"
 #include "tools/tallow-milter/conf.h"
+#include "tools/tallow-milter/msg.h"
 
 #define TENANT_HEADER "X-MS-Exchange-CrossTenant-Id"
 #define RESULT_HEADER "X-Tallow-Result"
@@ -199,18 +200,6 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
-static char *trim(char *s)
-{
-	while (isspace((unsigned char)*s)) {
-		s++;
-	}
-	char *e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1])) {
-		*--e = '\0';
-	}
-	return s;
-}
-
 static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
 {
 	struct conn *c = smfi_getpriv(ctx);
@@ -231,7 +220,7 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
 		if (v == NULL) {
 			return SMFIS_TEMPFAIL;
 		}
-		char *t = trim(v);
+		char *t = tal_milter_trim(v);
 		if (tal_relay_tenant_parse(t, strlen(t), id) != 0) {
 			if (m->bad_tenant == NULL) {
 				m->bad_tenant = strndup(t, 64);
@@ -259,196 +248,6 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
 		m->nresult_hdrs++;
 	}
 	return SMFIS_CONTINUE;
-}
-
-/*
- * Extracts the one address of a From: header value (RFC 5322 section 3.4),
- * honouring quoted strings, comments and angle brackets.  Returns the
- * number of addresses found; when 1, `out` holds the addr-spec.
- */
-static int from_address(const char *v, char *out, size_t outsz)
-{
-	int naddr = 0, depth = 0;
-	bool quoted = false, angle = false, in_addr = false, nonblank = false;
-	char spec[TEXTSZ] = "", angled[TEXTSZ] = "";
-	size_t sl = 0, al = 0;
-
-	for (const char *p = v;; p++) {
-		char ch = *p;
-		if (ch == '\0' || (ch == ',' && !quoted && depth == 0 && !angle)) {
-			if (nonblank || al > 0 || sl > 0) {
-				naddr++;
-				if (naddr == 1) {
-					spec[sl] = '\0';
-					angled[al] = '\0';
-					snprintf(out, outsz, "%s", in_addr ? angled : spec);
-				}
-			}
-			if (ch == '\0') {
-				break;
-			}
-			sl = al = 0;
-			in_addr = nonblank = false;
-			continue;
-		}
-		if (quoted) {
-			if (ch == '\\' && p[1] != '\0') {
-				p++;
-			} else if (ch == '"') {
-				quoted = false;
-			}
-			nonblank = true;
-			continue;
-		}
-		if (depth > 0) {
-			if (ch == '\\' && p[1] != '\0') {
-				p++;
-			} else if (ch == '(') {
-				depth++;
-			} else if (ch == ')') {
-				depth--;
-			}
-			continue;
-		}
-		switch (ch) {
-		case '"':
-			quoted = true;
-			nonblank = true;
-			break;
-		case '(':
-			depth = 1;
-			break;
-		case '<':
-			angle = true;
-			in_addr = true;
-			al = 0;
-			nonblank = true;
-			break;
-		case '>':
-			angle = false;
-			break;
-		default:
-			if (isspace((unsigned char)ch)) {
-				break;
-			}
-			nonblank = true;
-			if (angle) {
-				if (al + 1 < sizeof(angled)) {
-					angled[al++] = ch;
-				}
-			} else if (sl + 1 < sizeof(spec)) {
-				spec[sl++] = ch;
-			}
-		}
-	}
-	return naddr;
-}
-
-/* The domain of an address ("user@dom", "<user@dom>"), or NULL. */
-static const char *address_domain(char *addr)
-{
-	size_t len = strlen(addr);
-	if (len > 0 && addr[len - 1] == '>') {
-		addr[len - 1] = '\0';
-	}
-	char *at = strrchr(addr, '@');
-	if (at == NULL || at[1] == '\0') {
-		return NULL;
-	}
-	return at + 1;
-}
-
-/* CN of a certificate subject: Postfix passes the CN, Sendmail a DN. */
-static void subject_cn(const char *subject, char *out, size_t outsz)
-{
-	const char *cn = NULL;
-	for (const char *p = subject; (p = strstr(p, "CN=")) != NULL; p += 3) {
-		cn = p + 3;
-	}
-	if (cn == NULL) {
-		snprintf(out, outsz, "%s", subject);
-		return;
-	}
-	size_t len = strcspn(cn, "/,");
-	snprintf(out, outsz, "%.*s", (int)len, cn);
-}
-
-static bool cn_matches(const char *cn, const char *want)
-{
-	if (strncmp(want, "*.", 2) == 0) {
-		size_t wl = strlen(want + 1), cl = strlen(cn);
-		return cl > wl && strcasecmp(cn + cl - wl, want + 1) == 0;
-	}
-	return strcasecmp(cn, want) == 0;
-}
-
-/* Copies `s` without comments (RFC 5322 CFWS), lowercased. */
-static void strip_comments(const char *s, char *out, size_t outsz)
-{
-	int depth = 0;
-	size_t o = 0;
-	bool quoted = false;
-	for (; *s != '\0' && o + 1 < outsz; s++) {
-		if (!quoted && *s == '(') {
-			depth++;
-		} else if (!quoted && *s == ')' && depth > 0) {
-			depth--;
-		} else if (depth == 0) {
-			if (*s == '"') {
-				quoted = !quoted;
-			}
-			out[o++] = (char)tolower((unsigned char)*s);
-		}
-	}
-	out[o] = '\0';
-}
-
-/*
- * True when an Authentication-Results header of authserv-id `id` reports
- * dkim=pass with header.d equal to `domain` (RFC 8601).
- */
-static bool dkim_pass(const struct message *m, const char *id, const char *domain)
-{
-	char buf[TEXTSZ * 2], idl[256];
-
-	snprintf(idl, sizeof(idl), "%s", id);
-	for (char *p = idl; *p != '\0'; p++) {
-		*p = (char)tolower((unsigned char)*p);
-	}
-	for (unsigned i = 0; i < m->nar; i++) {
-		char *save = NULL, *part;
-		strip_comments(m->ar[i], buf, sizeof(buf));
-		part = strtok_r(buf, ";", &save);
-		if (part == NULL) {
-			continue;
-		}
-		char *first = trim(part);
-		size_t idlen = strcspn(first, " \t\r\n");
-		if (idlen != strlen(idl) || strncmp(first, idl, idlen) != 0) {
-			continue;
-		}
-		while ((part = strtok_r(NULL, ";", &save)) != NULL) {
-			char *tsave = NULL, *tok;
-			bool pass = false, match = false;
-			for (tok = strtok_r(part, " \t\r\n", &tsave); tok != NULL;
-			     tok = strtok_r(NULL, " \t\r\n", &tsave)) {
-				if (strcmp(tok, "dkim=pass") == 0) {
-					pass = true;
-				} else if (strncmp(tok, "header.d=", 9) == 0) {
-					char *d = tok + 9;
-					size_t dl = strlen(d);
-					if (dl > 0 && d[dl - 1] == '.') {
-						d[--dl] = '\0';
-					}
-					match = strcmp(d, domain) == 0;
-				}
-			}
-			if (pass && match) {
-				return true;
-			}
-		}
-	}
-	return false;
 }
 
 /* SMTP reply text: printable ASCII, no '%' (libmilter formats it). */
@@ -570,12 +369,13 @@ static sfsistat judge(SMFICTX *ctx, struct conn *c)
 	if (m->nfrom > 1) {
 		return act(ctx, OUT_DENY, tenant, "", "several From: headers");
 	}
-	int naddr = from_address(m->from, addr, sizeof(addr));
+	int naddr = tal_milter_from_address(m->from, addr, sizeof(addr));
 	if (naddr != 1) {
 		return act(ctx, OUT_DENY, tenant, "",
-		           naddr == 0 ? "no address in From:" : "several From: addresses");
+		           naddr == 0 ? "no address in From:"
+		                      : "several or ambiguous From: addresses");
 	}
-	const char *fd = address_domain(addr);
+	const char *fd = tal_milter_address_domain(addr);
 	if (fd == NULL) {
 		return act(ctx, OUT_DENY, tenant, "", "From: address has no domain");
 	}
@@ -588,7 +388,7 @@ static sfsistat judge(SMFICTX *ctx, struct conn *c)
 	if (cfg.check_envelope_sender && m->env_from != NULL) {
 		char ebuf[TEXTSZ];
 		snprintf(ebuf, sizeof(ebuf), "%s", m->env_from);
-		const char *ed = address_domain(ebuf[0] == '<' ? ebuf + 1 : ebuf);
+		const char *ed = tal_milter_address_domain(ebuf[0] == '<' ? ebuf + 1 : ebuf);
 		char en[TAL_RELAY_NAMESZ];
 		if (ed != NULL &&
 		    (tal_relay_domain_normalise(ed, en) != 0 || strcmp(en, res.domain) != 0)) {
@@ -604,16 +404,18 @@ static sfsistat judge(SMFICTX *ctx, struct conn *c)
 		const char *subject = smfi_getsymval(ctx, "{cert_subject}");
 		char cn[256] = "";
 		if (subject != NULL) {
-			subject_cn(subject, cn, sizeof(cn));
+			tal_milter_subject_cn(subject, cn, sizeof(cn));
 		}
-		if (subject == NULL || !cn_matches(cn, cfg.cert_cn)) {
+		if (subject == NULL || !tal_milter_cn_matches(cn, cfg.cert_cn)) {
 			snprintf(reason, sizeof(reason),
 			         "client certificate CN \"%.100s\" is not %s", cn, cfg.cert_cn);
 			return act(ctx, OUT_DENY, tenant, domain, reason);
 		}
 	}
 	if (res.decision == TAL_RELAY_ALLOW && cfg.dkim_authserv_id != NULL &&
-	    res.dkim[0] != '\0' && !dkim_pass(m, cfg.dkim_authserv_id, res.dkim)) {
+	    res.dkim[0] != '\0' &&
+	    !tal_milter_dkim_pass((const char *const *)m->ar, m->nar, cfg.dkim_authserv_id,
+	                          res.dkim)) {
 		snprintf(reason, sizeof(reason), "no dkim=pass header.d=%s from %s", res.dkim,
 		         cfg.dkim_authserv_id);
 		return act(ctx, OUT_DENY, tenant, domain, reason);
