@@ -22,12 +22,14 @@
 #define TALLOWD_VERSION "0.1.0" /* CMake passes project(VERSION) */
 #endif
 
-#define TAL_CONF_DEFAULT_DBDIR    "/var/lib/tallow"
-#define TAL_CONF_DEFAULT_PORT     53
-#define TAL_CONF_MAX_LISTEN       32
-#define TAL_CONF_MAX_THREADS      256
-#define TAL_CONF_TCP_IDLE_DEFAULT 10  /* seconds, RFC 7766 §6.2.3 suggests "a few seconds" */
-#define TAL_CONF_TCP_MAX_DEFAULT  256 /* connections in total, shared out among workers */
+#define TAL_CONF_DEFAULT_DBDIR          "/var/lib/tallow"
+#define TAL_CONF_DEFAULT_PORT           53
+#define TAL_CONF_MAX_LISTEN             32
+#define TAL_CONF_MAX_THREADS            256
+#define TAL_CONF_TCP_IDLE_DEFAULT       10  /* seconds, RFC 7766 §6.2.3 suggests "a few seconds" */
+#define TAL_CONF_TCP_MAX_DEFAULT        256 /* connections in total, shared out among workers */
+#define TAL_CONF_TCP_PER_CLIENT_DEFAULT 32  /* connections from one address, likewise shared */
+#define TAL_CONF_TCP_READ_DEFAULT       5   /* seconds to receive one whole message */
 
 /* Exit statuses (sysexits.h where one fits). */
 enum {
@@ -52,8 +54,14 @@ typedef struct {
 	const char *pidfile; /* NULL: none; borrowed from argv */
 	const char *user;    /* NULL: keep the current user; borrowed from argv */
 	unsigned tcp_idle_sec;
-	unsigned tcp_max_conns; /* total over all workers */
-	bool check;             /* --check: validate, open the database, exit */
+	unsigned tcp_max_conns;      /* total over all workers */
+	unsigned tcp_max_per_client; /* from one client address, total over all workers */
+	unsigned tcp_read_sec;       /* from a message's first octet to its last */
+	unsigned rrl_rate;           /* UDP answers per second per prefix; 0: no limit */
+	unsigned rrl_slip;           /* every Nth limited answer is sent truncated; 0: none */
+	unsigned rrl_v4_prefix;      /* IPv4 prefix length that shares one limit */
+	unsigned rrl_v6_prefix;      /* IPv6 prefix length that shares one limit */
+	bool check;                  /* --check: validate, open the database, exit */
 } tal_conf_t;
 
 /* What tal_conf_parse() tells its caller to do. */
@@ -79,6 +87,14 @@ int tal_conf_parse(tal_conf_t *conf, int argc, char **argv, int *status);
  * 1..65535), TAL_EADDR (not a numeric IPv4/IPv6 address).
  */
 int tal_conf_parse_listen(const char *text, tal_listen_t *out);
+
+/*
+ * The configuration of this process: the `conf` that the last successful
+ * tal_conf_parse() filled (NULL before), as Knot's conf() is its running
+ * configuration.  The network workers read their limits here.  Borrowed:
+ * valid while that tal_conf_t lives (tallowd keeps it for its whole run).
+ */
+const tal_conf_t *tal_conf_active(void);
 
 /* Writes the --help text to `f`. */
 void tal_conf_usage(FILE *f);
