@@ -21,6 +21,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "server/rrl.h"
 
 enum opt_id {
 	OPT_DIRECTORY,
@@ -32,6 +33,12 @@ enum opt_id {
 	OPT_USER,
 	OPT_TCP_IDLE,
 	OPT_TCP_MAX,
+	OPT_TCP_PER_CLIENT,
+	OPT_TCP_READ,
+	OPT_RRL_RATE,
+	OPT_RRL_SLIP,
+	OPT_RRL_V4,
+	OPT_RRL_V6,
 	OPT_CHECK,
 	OPT_HELP,
 	OPT_VERSION,
@@ -68,6 +75,24 @@ static const opt_def_t options[OPT_COUNT] = {
 	  "Close a TCP connection idle this long (RFC 7766)." },
 	{ OPT_TCP_MAX, "tcp-max-connections", 0, "N", 1, 1000000, "256",
 	  "TCP connections open at once, shared among workers; new ones beyond are closed." },
+	{ OPT_TCP_PER_CLIENT, "tcp-max-per-client", 0, "N", 1, 1000000, "32",
+	  "TCP connections open at once from one client address, shared among workers like "
+	  "--tcp-max-connections; new ones beyond are closed, so one client cannot take every "
+	  "slot." },
+	{ OPT_TCP_READ, "tcp-read-timeout", 0, "SECONDS", 1, 3600, "5",
+	  "Close a TCP connection that takes longer than this to send one whole message, "
+	  "however slowly it trickles in (slow-read attacks)." },
+	{ OPT_RRL_RATE, "rrl-rate", 0, "N", 0, 1000000, "200",
+	  "Response rate limiting: UDP answers per second to one client prefix (a burst of one "
+	  "second's worth is allowed); beyond it answers are dropped or sent truncated "
+	  "(--rrl-slip).  0 turns the limit off." },
+	{ OPT_RRL_SLIP, "rrl-slip", 0, "N", 0, TAL_RRL_SLIP_MAX, "2",
+	  "Send every Nth rate-limited answer truncated (TC=1), so real clients retry over "
+	  "TCP; 0 drops them all, 1 truncates them all." },
+	{ OPT_RRL_V4, "rrl-ipv4-prefix", 0, "BITS", 1, 32, "24",
+	  "IPv4 clients in one prefix of this length share one rate limit." },
+	{ OPT_RRL_V6, "rrl-ipv6-prefix", 0, "BITS", 1, 128, "56",
+	  "IPv6 clients in one prefix of this length share one rate limit." },
 	{ OPT_CHECK, "check", 0, NULL, 1, 0, NULL,
 	  "Validate the options and open the database, print the settings, exit 0 or 1." },
 	{ OPT_HELP, "help", 'h', NULL, 1, 0, NULL, "Print this help and exit." },
@@ -77,6 +102,9 @@ static const opt_def_t options[OPT_COUNT] = {
 static const char usage_head[] =
         "Usage: tallowd [-d DIR] [-l ADDRESS[:PORT]]... [-t THREADS] [-v|-q] [--pidfile FILE]\n"
         "               [-u USER] [--tcp-idle-timeout SECONDS] [--tcp-max-connections N]\n"
+        "               [--tcp-max-per-client N] [--tcp-read-timeout SECONDS]\n"
+        "               [--rrl-rate N] [--rrl-slip N] [--rrl-ipv4-prefix BITS]\n"
+        "               [--rrl-ipv6-prefix BITS]\n"
         "       tallowd --check [options]\n"
         "       tallowd --help | --version\n"
         "\n"
@@ -310,6 +338,13 @@ static int parse_uint(const opt_def_t *o, const char *s, unsigned *out)
 	return 0;
 }
 
+static const tal_conf_t *active_conf;
+
+const tal_conf_t *tal_conf_active(void)
+{
+	return active_conf;
+}
+
 static int default_threads(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -334,6 +369,12 @@ int tal_conf_parse(tal_conf_t *conf, int argc, char **argv, int *status)
 	conf->threads = default_threads();
 	conf->tcp_idle_sec = TAL_CONF_TCP_IDLE_DEFAULT;
 	conf->tcp_max_conns = TAL_CONF_TCP_MAX_DEFAULT;
+	conf->tcp_max_per_client = TAL_CONF_TCP_PER_CLIENT_DEFAULT;
+	conf->tcp_read_sec = TAL_CONF_TCP_READ_DEFAULT;
+	conf->rrl_rate = TAL_RRL_RATE_DEFAULT;
+	conf->rrl_slip = TAL_RRL_SLIP_DEFAULT;
+	conf->rrl_v4_prefix = TAL_RRL_IPV4_PREFIX;
+	conf->rrl_v6_prefix = TAL_RRL_IPV6_PREFIX;
 
 	shortopts[ns++] = ':'; /* report a missing argument as ':' */
 	for (int i = 0; i < OPT_COUNT; i++) {
@@ -451,6 +492,21 @@ int tal_conf_parse(tal_conf_t *conf, int argc, char **argv, int *status)
 			}
 			conf->tcp_max_conns = u;
 			break;
+		case OPT_TCP_PER_CLIENT:
+		case OPT_TCP_READ:
+		case OPT_RRL_RATE:
+		case OPT_RRL_SLIP:
+		case OPT_RRL_V4:
+		case OPT_RRL_V6: {
+			unsigned *field[] = { &conf->tcp_max_per_client, &conf->tcp_read_sec,
+				              &conf->rrl_rate,           &conf->rrl_slip,
+				              &conf->rrl_v4_prefix,      &conf->rrl_v6_prefix };
+			if (parse_uint(o, optarg, &u) < 0) {
+				return TAL_CONF_EXIT;
+			}
+			*field[o->id - OPT_TCP_PER_CLIENT] = u;
+			break;
+		}
 		case OPT_CHECK:
 			conf->check = true;
 			break;
@@ -484,6 +540,7 @@ int tal_conf_parse(tal_conf_t *conf, int argc, char **argv, int *status)
 		conf->log_level = TAL_LOG_DEBUG;
 	}
 	*status = TAL_EXIT_OK;
+	active_conf = conf;
 	return TAL_CONF_RUN;
 }
 
@@ -501,4 +558,10 @@ void tal_conf_print(const tal_conf_t *conf, FILE *f)
 	fprintf(f, "user: %s\n", conf->user != NULL ? conf->user : "(unchanged)");
 	fprintf(f, "tcp-idle-timeout: %u\n", conf->tcp_idle_sec);
 	fprintf(f, "tcp-max-connections: %u\n", conf->tcp_max_conns);
+	fprintf(f, "tcp-max-per-client: %u\n", conf->tcp_max_per_client);
+	fprintf(f, "tcp-read-timeout: %u\n", conf->tcp_read_sec);
+	fprintf(f, "rrl-rate: %u\n", conf->rrl_rate);
+	fprintf(f, "rrl-slip: %u\n", conf->rrl_slip);
+	fprintf(f, "rrl-ipv4-prefix: %u\n", conf->rrl_v4_prefix);
+	fprintf(f, "rrl-ipv6-prefix: %u\n", conf->rrl_v6_prefix);
 }
