@@ -17,6 +17,7 @@
 
 #include "server/net.h"
 #include "server/query.h"
+#include "server/rrl.h"
 #include "store/store.h"
 
 /*
@@ -45,6 +46,8 @@ typedef struct {
 	_Alignas(struct cmsghdr) uint8_t tx_cmsg[TAL_UDP_BATCH][TAL_UDP_CMSG_SPACE];
 	uint8_t rx[TAL_UDP_BATCH][TAL_UDP_RX_SLOT];
 	uint8_t tx[TAL_UDP_BATCH][TAL_UDP_TX_SLOT];
+	tal_rrl_t rrl; /* this worker's response rate limiter, set up by the first listener */
+	bool rrl_init;
 } tal_udp_batch_t;
 
 /* One listen address in one worker. */
@@ -79,6 +82,11 @@ struct tal_worker {
 	tal_tcp_conn_t *free_conns; /* closed connections kept for reuse */
 	unsigned nconns, nfree, max_conns;
 	uint64_t idle_ms;
+	/* Set by net_tcp.c from tal_conf_active() when the first listener starts. */
+	unsigned max_per_client;
+	uint64_t read_ms;
+	uint64_t tcp_slow;           /* connections closed by the read timeout */
+	uint64_t tcp_client_refused; /* connections closed: over the per-client limit */
 
 	int start_err; /* set by the thread before it reports ready */
 };
