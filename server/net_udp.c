@@ -16,6 +16,11 @@
  * the client drops it.  Those sockets receive IP_PKTINFO/IPV6_PKTINFO and the
  * answer carries it back as the source (as NSD and Unbound do).
  *
+ * Every answer passes the worker's response rate limiter (server/rrl.h)
+ * before it joins the send batch: a limited answer is dropped or replaced by
+ * its truncated form, against reflection and amplification.  The limiter's
+ * clock is the loop time, so it costs no system call.
+ *
  * Caveats: a full socket send buffer (EAGAIN) drops the rest of the batch,
  * counted in udp_send_drop; UDP offers no better back-pressure and a client
  * retries.
@@ -23,7 +28,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -128,6 +135,7 @@ static void udp_readable(uv_poll_t *poll, int status, int events)
 		}
 		w->stats.udp_recv += (unsigned)n;
 		w->stats.udp_batches++;
+		uint64_t now = uv_now(&w->loop);
 
 		unsigned nout = 0;
 		for (int i = 0; i < n; i++) {
@@ -140,6 +148,15 @@ static void udp_readable(uv_poll_t *poll, int status, int events)
 			        tal_query_answer(&w->ans, b->rx[i], b->rx_msgs[i].msg_len,
 			                         b->tx[nout], TAL_UDP_TX_SLOT, TAL_TRANSPORT_UDP);
 			if (len == 0) {
+				continue;
+			}
+			tal_rrl_action_t act =
+			        tal_rrl_check(&b->rrl, (const struct sockaddr *)&b->addr[i], now);
+			if (act == TAL_RRL_DROP) {
+				continue;
+			}
+			if (act == TAL_RRL_SLIP &&
+			    (len = tal_rrl_truncate(b->tx[nout], len)) == 0) {
 				continue;
 			}
 			struct msghdr *t = &b->tx_msgs[nout].msg_hdr;
@@ -170,6 +187,37 @@ static void udp_readable(uv_poll_t *poll, int status, int events)
 	}
 }
 
+/* Configures the worker's rate limiter from the process configuration. */
+static void rrl_setup(tal_worker_t *w)
+{
+	const tal_conf_t *conf = tal_conf_active();
+	tal_rrl_conf_t rc = { .rate = TAL_RRL_RATE_DEFAULT,
+		              .slip = TAL_RRL_SLIP_DEFAULT,
+		              .v4_prefix = TAL_RRL_IPV4_PREFIX,
+		              .v6_prefix = TAL_RRL_IPV6_PREFIX };
+	uint8_t seed[16];
+
+	if (conf != NULL) {
+		rc.rate = conf->rrl_rate;
+		rc.slip = conf->rrl_slip;
+		rc.v4_prefix = (uint8_t)conf->rrl_v4_prefix;
+		rc.v6_prefix = (uint8_t)conf->rrl_v6_prefix;
+	}
+	/*
+	 * The hash key only has to be unknown to clients; if the kernel has no
+	 * entropy to give yet, the clock and the buffer's address still are.
+	 */
+	if (getrandom(seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed)) {
+		struct timespec ts;
+		uintptr_t p = (uintptr_t)w->udp;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		memcpy(seed, &ts, sizeof(ts) < 8 ? sizeof(ts) : 8);
+		memcpy(seed + 8, &p, sizeof(p) < 8 ? sizeof(p) : 8);
+	}
+	tal_rrl_init(&w->udp->rrl, &rc, seed);
+	w->udp->rrl_init = true;
+}
+
 int tal__udp_start(tal_worker_t *w, tal_listener_t *l)
 {
 	tal_udp_batch_t *b = w->udp;
@@ -178,6 +226,9 @@ int tal__udp_start(tal_worker_t *w, tal_listener_t *l)
 	for (unsigned i = 0; i < TAL_UDP_BATCH; i++) {
 		b->rx_iov[i].iov_base = b->rx[i];
 		b->rx_iov[i].iov_len = TAL_UDP_RX_SLOT;
+	}
+	if (!b->rrl_init) {
+		rrl_setup(w);
 	}
 	rc = uv_poll_init_socket(&w->loop, &l->poll, l->sock.udp_fd);
 	if (rc < 0) {
@@ -207,6 +258,17 @@ static void udp_closed(uv_handle_t *h)
 
 void tal__udp_close(tal_listener_t *l)
 {
+	tal_worker_t *w = l->w;
+
+	/* Once per worker, with its last listener: the limiter's counters. */
+	if (w != NULL && w->udp != NULL && w->udp->rrl_init &&
+	    l == &w->listeners[w->nlisteners - 1]) {
+		const tal_rrl_stats_t *rs = &w->udp->rrl.stats;
+		tal_log_info("stats, rrl, worker %d: answers sent %llu, dropped %llu, sent "
+		             "truncated %llu, buckets reused %llu",
+		             w->id, (unsigned long long)rs->passed, (unsigned long long)rs->dropped,
+		             (unsigned long long)rs->slipped, (unsigned long long)rs->evicted);
+	}
 	if (l->poll_init) {
 		if (!uv_is_closing((uv_handle_t *)&l->poll)) {
 			uv_close((uv_handle_t *)&l->poll, udp_closed);
