@@ -28,6 +28,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -35,6 +36,7 @@
 #include "common/log.h"
 #include "common/wire.h"
 #include "server/net_int.h"
+#include "server/xfr.h"
 
 #define TCP_BACKLOG   256
 #define TCP_FRAME     (2 + TAL_MSG_MAXLEN)
@@ -52,6 +54,7 @@ struct tal_tcp_conn {
 	bool reading;
 	bool eof;
 	size_t rx_off, rx_len; /* unconsumed bytes are rx[rx_off, rx_len) */
+	tal_xfr_t *xfr;        /* a zone transfer being streamed (server/xfr.h), or NULL */
 	uint8_t rx[TCP_FRAME];
 	uint8_t tx[TCP_FRAME];
 };
@@ -101,6 +104,8 @@ static void conn_close(tal_tcp_conn_t *c)
 	 * already polled for (and maybe refused) new connections.
 	 */
 	c->w->nconns--;
+	tal_xfr_free(c->xfr);
+	c->xfr = NULL;
 	uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
 	uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
 }
@@ -175,6 +180,48 @@ static void conn_written(uv_write_t *req, int status)
 }
 
 /*
+ * Zone transfers (server/xfr.h): a request starts a stream, answered one
+ * message per write, so the connection reads nothing more until it ends.
+ */
+static size_t conn_answer(tal_tcp_conn_t *c, const uint8_t *req, size_t len)
+{
+	struct sockaddr_storage peer;
+	int plen = sizeof(peer);
+
+	if (tal_xfr_is_request(req, len)) {
+		if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) < 0) {
+			peer.ss_family = AF_UNSPEC;
+		}
+		c->xfr = tal_xfr_new(req, len, (struct sockaddr *)&peer, (uint64_t)time(NULL));
+		if (c->xfr != NULL) {
+			return 0; /* the stream's first message is sent by conn_process */
+		}
+	}
+	return tal_query_answer(&c->w->ans, req, len, c->tx + 2, TAL_MSG_MAXLEN,
+	                        TAL_TRANSPORT_TCP);
+}
+
+/* Writes the transfer's next message, or ends the stream.  False when closed. */
+static bool conn_xfr_send(tal_tcp_conn_t *c)
+{
+	size_t alen = tal_xfr_next(c->xfr, c->tx + 2, TAL_MSG_MAXLEN);
+
+	if (alen == 0) {
+		tal_xfr_free(c->xfr);
+		c->xfr = NULL;
+		return true;
+	}
+	tal_wire_write_u16(c->tx, (uint16_t)alen);
+	uv_buf_t b = uv_buf_init((char *)c->tx, (unsigned)(2 + alen));
+	if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, conn_written) < 0) {
+		conn_close(c);
+		return false;
+	}
+	c->writing = true;
+	return true;
+}
+
+/*
  * Answers the next complete query in RX, if any, and arranges what comes
  * next: wait for the write, read more, or close.
  */
@@ -183,6 +230,12 @@ static void conn_process(tal_tcp_conn_t *c)
 	tal_worker_t *w = c->w;
 
 	while (!c->writing && !c->closing) {
+		if (c->xfr != NULL) {
+			if (!conn_xfr_send(c)) {
+				return;
+			}
+			continue;
+		}
 		size_t avail = c->rx_len - c->rx_off;
 		if (avail < 2) {
 			break;
@@ -196,8 +249,7 @@ static void conn_process(tal_tcp_conn_t *c)
 		if (avail < 2 + (size_t)mlen) {
 			break;
 		}
-		size_t alen = tal_query_answer(&w->ans, c->rx + c->rx_off + 2, mlen, c->tx + 2,
-		                               TAL_MSG_MAXLEN, TAL_TRANSPORT_TCP);
+		size_t alen = conn_answer(c, c->rx + c->rx_off + 2, mlen);
 		c->rx_off += 2 + (size_t)mlen;
 		if (c->rx_off == c->rx_len) {
 			c->rx_off = c->rx_len = 0;
@@ -286,6 +338,7 @@ static void on_connection(uv_stream_t *server, int status)
 	c->open_handles = 0;
 	c->closing = c->writing = c->reading = c->eof = false;
 	c->rx_off = c->rx_len = 0;
+	c->xfr = NULL;
 	c->wreq.data = c;
 
 	/* Linked first: from here on the close callbacks unlink it. */
