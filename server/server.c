@@ -36,6 +36,7 @@
 #include "common/log.h"
 #include "server/conf.h"
 #include "server/net.h"
+#include "server/xfr.h"
 #include "store/store.h"
 
 #define ZONES_LISTED 8 /* zone names shown in the start-up line */
@@ -340,6 +341,19 @@ static void log_stats(tal_net_t *net)
 	             (unsigned long long)n.tcp_answers);
 }
 
+static void log_xfr_stats(void)
+{
+	tal_xfr_stats_t x;
+
+	tal_xfr_stats(&x);
+	tal_log_info("stats, xfr: axfr %llu, ixfr %llu, ixfr answered in full %llu, ixfr up to "
+	             "date %llu, refused %llu, notauth %llu, messages %llu",
+	             (unsigned long long)x.axfr, (unsigned long long)x.ixfr,
+	             (unsigned long long)x.ixfr_full, (unsigned long long)x.ixfr_uptodate,
+	             (unsigned long long)x.refused, (unsigned long long)x.notauth,
+	             (unsigned long long)x.messages);
+}
+
 static const char *signal_name(int sig)
 {
 	return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal";
@@ -406,6 +420,7 @@ int tal_server_main(int argc, char **argv)
 		goto cleanup;
 	}
 
+	tal_xfr_init(st);
 	rc = tal_net_start(st, &conf, socks, conf.nlisten, conf.threads, &net);
 	free(socks); /* the descriptors are tal_net_start's now */
 	socks = NULL;
@@ -441,6 +456,7 @@ int tal_server_main(int argc, char **argv)
 	tal_log_notice("%s received, shutting down", signal_name(sig));
 	tal_net_stop(net);
 	log_stats(net);
+	log_xfr_stats();
 	status = TAL_EXIT_OK;
 
 cleanup:
