@@ -76,6 +76,10 @@ extern const char tal__ctl_help_export[];
 extern const char tal__ctl_help_zones[];
 extern const char tal__ctl_help_journal[];
 extern const char tal__ctl_help_help[];
+/* Zone transfer settings (help texts with the commands, in ctl_xfr.c). */
+extern const char tal__ctl_help_tsig[];
+extern const char tal__ctl_help_transfer[];
+extern const char tal__ctl_help_notify[];
 
 /* Prints "tallowctl: " and the formatted message on stderr. */
 void tal__ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -140,3 +144,6 @@ int tal__ctl_cmd_import(tal_ctl_t *ctl, int argc, char **argv);
 int tal__ctl_cmd_export(tal_ctl_t *ctl, int argc, char **argv);
 int tal__ctl_cmd_zones(tal_ctl_t *ctl, int argc, char **argv);
 int tal__ctl_cmd_journal(tal_ctl_t *ctl, int argc, char **argv);
+int tal__ctl_cmd_tsig(tal_ctl_t *ctl, int argc, char **argv);
+int tal__ctl_cmd_transfer(tal_ctl_t *ctl, int argc, char **argv);
+int tal__ctl_cmd_notify(tal_ctl_t *ctl, int argc, char **argv);
