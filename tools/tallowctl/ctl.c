@@ -43,6 +43,12 @@ const tal_ctl_cmd_t tal__ctl_cmds[] = {
 	  tal__ctl_help_zones },
 	{ "journal", tal__ctl_cmd_journal, "print the zone's change journal",
 	  tal__ctl_help_journal },
+	{ "tsig", tal__ctl_cmd_tsig, "manage TSIG keys for zone transfers and NOTIFY",
+	  tal__ctl_help_tsig },
+	{ "transfer", tal__ctl_cmd_transfer, "allow zone transfers by address prefix and TSIG key",
+	  tal__ctl_help_transfer },
+	{ "notify", tal__ctl_cmd_notify, "manage the secondaries notified of new serials",
+	  tal__ctl_help_notify },
 	{ "help", NULL, "show the help of tallowctl or of a command", tal__ctl_help_help },
 	{ NULL, NULL, NULL, NULL },
 };
