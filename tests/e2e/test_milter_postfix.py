@@ -13,6 +13,7 @@ are on what swaks was answered and on what smtp-sink received.
 import atexit
 import glob
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -417,6 +418,15 @@ def main():
     cp = harness.run([mb, "--zone", ZONE, "--ms-ranges", badr, "--check"])
     check(cp.returncode == 1 and ':2: "40.107.0.0/33" is not an address range' in cp.stderr,
           "bad range named with file:line", cp.stderr)
+    names = set()
+    for line in shipped.splitlines():
+        opt = re.match(r"^#?([a-z][a-z-]+) \S", line)
+        if opt and not line.startswith("# "):
+            names.add(opt.group(1))
+    manpage = open(os.path.join(SOURCE_DIR, "tools", "tallow-milter", "tallow-milter.8")).read()
+    missing = sorted(n for n in names if n.replace("-", "\\-") not in manpage)
+    check(len(names) >= 18 and not missing, "every option is named in tallow-milter.8",
+          "missing: %s" % missing)
     cp = harness.run([mb, "--help"])
     check(cp.returncode == 0 and "--on-notenant ACTION" in cp.stdout, "--help", cp.stderr)
 
