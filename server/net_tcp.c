@@ -18,10 +18,20 @@
  * A connection is closed on: a zero-length frame or a read error (malformed
  * framing), EOF once every complete query has been answered, the idle
  * timeout (RFC 7766 §6.2.3; restarted by every read and every completed
- * write), or worker shutdown (after the write in flight, if any).  Beyond
- * max_conns open connections per worker, new connections are accepted and
+ * write), the read timeout, or worker shutdown (after the write in flight,
+ * if any).  Beyond max_conns open connections per worker, or
+ * max_per_client from one client address, new connections are accepted and
  * closed at once, so the listen queue does not fill with clients that will
- * never be served.
+ * never be served and one client cannot take every slot.
+ *
+ * Slow clients: while part of a message has arrived, the read timeout
+ * (counted from its first octet) replaces the idle timeout, so a client
+ * that trickles in a byte now and then, which would restart the idle timer
+ * for ever, is closed once the message has taken too long (as Knot's
+ * tcp-io-timeout).  A client that does not read its answers is bounded by
+ * the idle timeout, since the write it blocks restarts nothing.  In flight
+ * per connection there is at most one answer: pipelined queries wait in RX
+ * (one maximum-size message of room) until the previous answer is written.
  *
  * Handles are freed only in their close callbacks: a connection has two (the
  * stream and the timer) and goes back to the free list when both are closed.
@@ -53,8 +63,11 @@ struct tal_tcp_conn {
 	bool writing;
 	bool reading;
 	bool eof;
-	size_t rx_off, rx_len; /* unconsumed bytes are rx[rx_off, rx_len) */
-	tal_xfr_t *xfr;        /* a zone transfer being streamed (server/xfr.h), or NULL */
+	size_t rx_off, rx_len;        /* unconsumed bytes are rx[rx_off, rx_len) */
+	tal_xfr_t *xfr;               /* a zone transfer being streamed (server/xfr.h), or NULL */
+	bool partial;                 /* part of a message is in RX, since msg_start */
+	uint64_t msg_start;           /* loop time of the partial message's first read */
+	struct sockaddr_storage peer; /* client address (AF_UNSPEC if unknown) */
 	uint8_t rx[TCP_FRAME];
 	uint8_t tx[TCP_FRAME];
 };
@@ -123,6 +136,39 @@ static void conn_touch(tal_tcp_conn_t *c)
 	uv_timer_start(&c->timer, conn_idle, c->w->idle_ms, 0);
 }
 
+static void conn_slow(uv_timer_t *t)
+{
+	tal_tcp_conn_t *c = t->data;
+
+	c->w->tcp_slow++;
+	conn_close(c);
+}
+
+/*
+ * Sets the timer after a read or a completed write: the idle timeout while
+ * no message is under way (or an answer is being written), else the read
+ * timeout left for the message that has begun.
+ */
+static void conn_arm(tal_tcp_conn_t *c)
+{
+	uint64_t now = uv_now(&c->w->loop);
+
+	if (c->closing) {
+		return;
+	}
+	if (c->writing || c->rx_len == c->rx_off) {
+		c->partial = false;
+		conn_touch(c);
+		return;
+	}
+	if (!c->partial) {
+		c->partial = true;
+		c->msg_start = now;
+	}
+	uint64_t deadline = c->msg_start + c->w->read_ms;
+	uv_timer_start(&c->timer, conn_slow, deadline > now ? deadline - now : 0, 0);
+}
+
 static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	tal_tcp_conn_t *c = h->data;
@@ -157,8 +203,8 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	c->rx_len += (size_t)nread;
-	conn_touch(c);
 	conn_process(c);
+	conn_arm(c);
 }
 
 static void conn_written(uv_write_t *req, int status)
@@ -175,8 +221,8 @@ static void conn_written(uv_write_t *req, int status)
 		conn_close(c);
 		return;
 	}
-	conn_touch(c);
 	conn_process(c);
+	conn_arm(c);
 }
 
 /*
@@ -197,8 +243,7 @@ static size_t conn_answer(tal_tcp_conn_t *c, const uint8_t *req, size_t len)
 			return 0; /* the stream's first message is sent by conn_process */
 		}
 	}
-	return tal_query_answer(&c->w->ans, req, len, c->tx + 2, TAL_MSG_MAXLEN,
-	                        TAL_TRANSPORT_TCP);
+	return tal_query_answer(&c->w->ans, req, len, c->tx + 2, TAL_MSG_MAXLEN, TAL_TRANSPORT_TCP);
 }
 
 /* Writes the transfer's next message, or ends the stream.  False when closed. */
@@ -251,6 +296,7 @@ static void conn_process(tal_tcp_conn_t *c)
 		}
 		size_t alen = conn_answer(c, c->rx + c->rx_off + 2, mlen);
 		c->rx_off += 2 + (size_t)mlen;
+		c->partial = false; /* what follows is the next message */
 		if (c->rx_off == c->rx_len) {
 			c->rx_off = c->rx_len = 0;
 		}
@@ -307,6 +353,46 @@ static void conn_reject(uv_stream_t *server)
 	uv_close((uv_handle_t *)t, reject_closed);
 }
 
+static bool same_client(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family) {
+		return false;
+	}
+	if (a->ss_family == AF_INET) {
+		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+		              &((const struct sockaddr_in *)b)->sin_addr,
+		              sizeof(struct in_addr)) == 0;
+	}
+	if (a->ss_family == AF_INET6) {
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		              &((const struct sockaddr_in6 *)b)->sin6_addr,
+		              sizeof(struct in6_addr)) == 0;
+	}
+	return false;
+}
+
+/*
+ * Records the client's address and tells whether it already has its share
+ * of this worker's connections.  A linear walk: connections per worker are
+ * few (max_conns) and this runs once per connection, not per query.
+ */
+static bool over_client_limit(tal_worker_t *w, tal_tcp_conn_t *c)
+{
+	int plen = sizeof(c->peer);
+	unsigned n = 0;
+
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &plen) < 0) {
+		c->peer.ss_family = AF_UNSPEC;
+		return false;
+	}
+	for (const tal_tcp_conn_t *o = w->conns; o != NULL; o = o->next) {
+		if (o != c && !o->closing && same_client(&o->peer, &c->peer)) {
+			n++;
+		}
+	}
+	return n >= w->max_per_client;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	tal_listener_t *l = server->data;
@@ -339,6 +425,8 @@ static void on_connection(uv_stream_t *server, int status)
 	c->closing = c->writing = c->reading = c->eof = false;
 	c->rx_off = c->rx_len = 0;
 	c->xfr = NULL;
+	c->partial = false;
+	c->peer.ss_family = AF_UNSPEC;
 	c->wreq.data = c;
 
 	/* Linked first: from here on the close callbacks unlink it. */
@@ -360,6 +448,11 @@ static void on_connection(uv_stream_t *server, int status)
 		conn_close(c);
 		return;
 	}
+	if (over_client_limit(w, c)) {
+		w->tcp_client_refused++;
+		conn_close(c);
+		return;
+	}
 	w->stats.tcp_accepted++;
 	uv_tcp_nodelay(&c->tcp, 1);
 	conn_touch(c);
@@ -369,6 +462,20 @@ static void on_connection(uv_stream_t *server, int status)
 int tal__tcp_start(tal_worker_t *w, tal_listener_t *l)
 {
 	int rc;
+
+	if (w->read_ms == 0) {
+		/* Shared out among workers as --tcp-max-connections is. */
+		const tal_conf_t *conf = tal_conf_active();
+		unsigned per_client = TAL_CONF_TCP_PER_CLIENT_DEFAULT;
+		unsigned nworkers = 1, read_sec = TAL_CONF_TCP_READ_DEFAULT;
+		if (conf != NULL) {
+			per_client = conf->tcp_max_per_client;
+			nworkers = conf->threads > 0 ? (unsigned)conf->threads : 1;
+			read_sec = conf->tcp_read_sec;
+		}
+		w->max_per_client = (per_client + nworkers - 1) / nworkers;
+		w->read_ms = (uint64_t)read_sec * 1000;
+	}
 
 	rc = uv_tcp_init(&w->loop, &l->listener);
 	if (rc < 0) {
@@ -419,6 +526,10 @@ void tal__tcp_stop_conns(tal_worker_t *w)
 
 void tal__tcp_free_pool(tal_worker_t *w)
 {
+	tal_log_info("stats, tcp limits, worker %d: closed by the read timeout %llu, refused over "
+	             "the per-client limit %llu",
+	             w->id, (unsigned long long)w->tcp_slow,
+	             (unsigned long long)w->tcp_client_refused);
 	while (w->free_conns != NULL) {
 		tal_tcp_conn_t *c = w->free_conns;
 		w->free_conns = c->next;
