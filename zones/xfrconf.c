@@ -15,6 +15,8 @@
 
 #include "common/error.h"
 #include "common/wire.h"
+#include "zones/internal.h"
+#include "zones/journal.h"
 
 #define CONF_VERSION 1
 #define ACL_FIXED    19 /* family, prefix, address, key length */
@@ -596,4 +598,56 @@ int tal_xfr_list_add(tal_store_t *st, uint32_t zone_id, bool notify, const tal_x
 int tal_xfr_list_del(tal_store_t *st, uint32_t zone_id, bool notify, const tal_xfr_entry_t *e)
 {
 	return list_edit(st, zone_id, notify, NULL, e);
+}
+
+int tal_xfr_journal_trim(tal_store_t *st, const char *apex, uint64_t keep, uint64_t *dropped)
+{
+	tal_txn_t *txn = NULL;
+	tal__zone_t z;
+	tal__buf_t buf = { 0 };
+	uint8_t key[TAL_JOURNAL_KEYLEN];
+	int rc;
+
+	*dropped = 0;
+	rc = tal_txn_begin(st, TAL_TXN_WRITE, &txn);
+	if (rc != 0) {
+		return rc;
+	}
+	rc = tal__zone_load(txn, apex, &z);
+	if (rc != 0) {
+		goto cleanup;
+	}
+	while (z.js.first < z.js.next && z.js.next - z.js.first > keep) {
+		tal_val_t v;
+		tal_wire_write_u32(key, z.info.zone_id);
+		tal_wire_write_u64(key + 4, z.js.first);
+		rc = tal_txn_get(txn, TAL_DB_JOURNAL, key, sizeof(key), &v);
+		if (rc == 0) {
+			uint64_t old = v.len;
+			rc = tal_txn_del(txn, TAL_DB_JOURNAL, key, sizeof(key));
+			z.js.bytes = z.js.bytes > old ? z.js.bytes - old : 0;
+			(*dropped)++;
+		} else if (rc == TAL_ENOTFOUND) {
+			rc = 0;
+		}
+		if (rc != 0) {
+			goto cleanup;
+		}
+		z.js.first++;
+	}
+	if (z.js.first == z.js.next) {
+		z.js.bytes = 0;
+	}
+	rc = tal__zone_encode(&z, &buf);
+	if (rc == 0) {
+		rc = tal_txn_put(txn, TAL_DB_ZONES, z.key, z.keylen, buf.p, buf.len, 0);
+	}
+	tal__buf_free(&buf);
+	if (rc != 0) {
+		goto cleanup;
+	}
+	return tal_txn_commit(txn);
+cleanup:
+	tal_txn_abort(txn);
+	return rc;
 }

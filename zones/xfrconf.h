@@ -131,3 +131,12 @@ int tal_xfr_list_foreach(tal_txn_t *txn, uint32_t zone_id, bool notify,
  */
 int tal_xfr_acl_check(tal_txn_t *txn, uint32_t zone_id, int family, const uint8_t *addr,
                       const char *key);
+
+/*
+ * Drops the oldest journal records (zones/journal.h) of zone `apex`
+ * (normalised) so that at most `keep` remain, in one write transaction that
+ * also updates the zone's journal counters.  A secondary whose serial is no
+ * longer covered then gets the full zone in answer to IXFR.  Sets *dropped
+ * to the number of records removed.  0, TAL_ENOZONE, or a store error.
+ */
+int tal_xfr_journal_trim(tal_store_t *st, const char *apex, uint64_t keep, uint64_t *dropped);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
@@ -42,12 +43,17 @@ const char tal__ctl_help_transfer[] =
         "Usage: tallowctl [-d DIR] [--zone ZONE] transfer allow [--key NAME] [PREFIX...]\n"
         "       tallowctl [-d DIR] [--zone ZONE] transfer list\n"
         "       tallowctl [-d DIR] [--zone ZONE] transfer remove [--key NAME] [PREFIX...]\n"
+        "       tallowctl [-d DIR] [--zone ZONE] transfer trim KEEP\n"
         "\n"
         "Control who may transfer the zone (AXFR, IXFR over TCP).  Transfers are\n"
         "refused until allowed.  A PREFIX is an address with an optional length\n"
         "(127.0.0.0/8, ::1/128, 192.0.2.7); with --key the request must also be\n"
         "signed with that TSIG key.  --key without a PREFIX allows the key from any\n"
         "address.  list prints one rule per line: PREFIX [key NAME].\n"
+        "\n"
+        "trim drops the oldest changes from the zone's journal so that at most KEEP\n"
+        "remain: a secondary older than the oldest kept change gets the whole zone\n"
+        "when it asks for an incremental transfer (IXFR).\n"
         "\n"
         "Examples:\n"
         "  tallowctl transfer allow --key xfr-key 192.0.2.0/24 2001:db8::/32\n"
@@ -488,6 +494,39 @@ static int edit_entries(tal_ctl_t *ctl, bool notify, bool add, const char *key, 
 	return status;
 }
 
+static int trim(tal_ctl_t *ctl, const char *text)
+{
+	tal_store_t *st = NULL;
+	tal_zone_info_t zone;
+	uint64_t keep, dropped = 0;
+	char *end;
+	int status, err;
+
+	if (text[0] < '0' || text[0] > '9') {
+		return tal__ctl_usage("transfer", "KEEP \"%s\" is not a number", text);
+	}
+	keep = strtoull(text, &end, 10);
+	if (*end != '\0') {
+		return tal__ctl_usage("transfer", "KEEP \"%s\" is not a number", text);
+	}
+	status = tal__ctl_open(ctl, 0, &st, &zone);
+	if (status != 0) {
+		return status;
+	}
+	err = tal_xfr_journal_trim(st, zone.apex, keep, &dropped);
+	tal_store_close(st);
+	if (err != 0) {
+		tal__ctl_err("%s: zone %s: trimming the journal: %s", ctl->dir, zone.apex,
+		             tal_strerror(err));
+		return tal__ctl_status(err);
+	}
+	if (ctl->verbose) {
+		fprintf(stderr, "tallowctl: zone %s: %llu journal records dropped\n", zone.apex,
+		        (unsigned long long)dropped);
+	}
+	return TAL_CTL_OK;
+}
+
 static int list_cmd(tal_ctl_t *ctl, bool notify, int argc, char **argv)
 {
 	const char *cmd = notify ? "notify" : "transfer";
@@ -512,6 +551,12 @@ static int list_cmd(tal_ctl_t *ctl, bool notify, int argc, char **argv)
 			return tal__ctl_usage(cmd, "list takes no argument");
 		}
 		return list_entries(ctl, notify);
+	}
+	if (!notify && strcmp(sub, "trim") == 0) {
+		if (n != 2 || o.key != NULL) {
+			return tal__ctl_usage(cmd, "trim takes one number, KEEP");
+		}
+		return trim(ctl, ops[0]);
 	}
 	bool add = strcmp(sub, addv) == 0;
 	if (!add && strcmp(sub, "remove") != 0) {
