@@ -36,6 +36,7 @@
 #include "common/log.h"
 #include "server/conf.h"
 #include "server/net.h"
+#include "server/notify.h"
 #include "server/xfr.h"
 #include "store/store.h"
 
@@ -364,6 +365,7 @@ int tal_server_main(int argc, char **argv)
 	tal_conf_t conf;
 	tal_store_t *st = NULL;
 	tal_net_t *net = NULL;
+	tal_notify_t *notify = NULL;
 	tal_net_sock_t *socks = NULL;
 	zone_list_t zl;
 	run_as_t as;
@@ -452,8 +454,14 @@ int tal_server_main(int argc, char **argv)
 	               zl.count, zl.count == 1 ? "" : "s", zl.names, conf.dbdir, addrs,
 	               conf.threads, conf.threads == 1 ? "" : "s", (long)getpid());
 
+	rc = tal_notify_start(st, &notify);
+	if (rc < 0) {
+		tal_log_warnx("NOTIFY sender not started: %s", tal_strerror(rc));
+	}
+
 	int sig = tal_net_wait_signal(net);
 	tal_log_notice("%s received, shutting down", signal_name(sig));
+	tal_notify_stop(notify);
 	tal_net_stop(net);
 	log_stats(net);
 	log_xfr_stats();
