@@ -301,6 +301,7 @@ static int answer_query(tal_answerer_t *a, resp_t *r, const tal_qinfo_t *qi)
 	uint8_t key[TAL_KEY_MAXLEN];
 	uint8_t id[TAL_TENANT_IDLEN];
 	tal_lookup_t lk;
+	tal_qinfo_t ixfr_soa;
 	size_t start = r->pos;
 
 	/* Only IN data exists here; CH gets no version or id strings (no leak). */
@@ -312,10 +313,19 @@ static int answer_query(tal_answerer_t *a, resp_t *r, const tal_qinfo_t *qi)
 		if (qi->qtype == TYPE_MAILA || qi->qtype == TYPE_MAILB) {
 			return RCODE_NOTIMP;
 		}
-		if (qi->qtype == TAL_TYPE_AXFR || qi->qtype == TAL_TYPE_IXFR) {
+		if (qi->qtype == TAL_TYPE_IXFR) {
+			/*
+			 * Only UDP gets here (TCP transfers are server/xfr.h's): answer
+			 * the current SOA, so the client goes on over TCP (RFC 1995 §2).
+			 */
+			ixfr_soa = *qi;
+			ixfr_soa.qtype = TAL_TYPE_SOA;
+			qi = &ixfr_soa;
+		} else if (qi->qtype == TAL_TYPE_AXFR) {
 			return RCODE_REFUSED;
+		} else {
+			return RCODE_FORMERR;
 		}
-		return RCODE_FORMERR;
 	}
 	if (qi->qtype == TAL_TYPE_OPT) {
 		return RCODE_FORMERR;
@@ -335,8 +345,9 @@ static int answer_query(tal_answerer_t *a, resp_t *r, const tal_qinfo_t *qi)
 	}
 	int rc = tal_reader_lookup(a->reader, key, lookup_len, &lk);
 	if (rc == 0) {
-		if (lk.zone.data == NULL) {
-			rc = RCODE_REFUSED;
+		if (lk.zone.data == NULL ||
+		    (qi == &ixfr_soa && (guid || lk.apex_keylen != lookup_len))) {
+			rc = RCODE_REFUSED; /* IXFR of a name that is no zone apex, too */
 		} else {
 			r->aa = true;
 			rc = guid ? answer_guid(r, qi, &lk, id) : answer_node(r, qi, &lk);
