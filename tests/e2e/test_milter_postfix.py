@@ -385,6 +385,37 @@ def main():
         check("<~* 550 5.7.1" in out, "wildcard CN does not match another domain", out)
         m.stop()
 
+    # ---- policies served by tallowd, published with tallowctl ----
+    try:
+        harness.binary("tallowd")
+        harness.binary("tallowctl")
+        have_tallowd = True
+    except FileNotFoundError as e:
+        print("# tallowd scenario skipped: %s" % e)
+        have_tallowd = False
+    if have_tallowd:
+        import server_harness
+        db = server_harness.make_db(ZONE, csv="allowed.com,%s\ndenyall.com,none\n" % T_A)
+        with server_harness.Tallowd(db, ZONE) as td:
+            m = Milter(mport, "--zone", ZONE, "--server", "127.0.0.1@%d" % td.port,
+                       "--ms-ranges", ranges, "--timeout", "3", "--on-none", "tag")
+            out, mk = send(pf)
+            check(accepted(out) and pf.received(mk) is not None, "tallowd: allowed tenant relayed",
+                  out)
+            out, mk = send(pf, tenants=(T_C,))
+            check("<** 550 5.7.1 tenant %s may not send as allowed.com" % T_C in out,
+                  "tallowd: foreign tenant 550 5.7.1", out)
+            # A tenant added with tallowctl is allowed at once (not cached yet).
+            harness.tallowctl(db, "add", "denyall.com", T_C, check_rc=0)
+            out, mk = send(pf, frm="x@denyall.com", tenants=(T_C,))
+            check(accepted(out), "tallowd: tenant added by tallowctl relayed", out)
+            out, mk = send(pf, frm="x@unlisted.example")
+            got = pf.received(mk)
+            check(accepted(out) and got is not None and
+                  "X-Tallow-Result: none tenant=%s domain=unlisted.example" % T_A in got,
+                  "tallowd: domain without policy tagged", out + (got or ""))
+            m.stop()
+
     # ---- the policy server stops: 451 4.7.1 ----
     m = Milter(mport, *(common[:-2] + ["--timeout", "1"]))
     harness.stop(nsd)
