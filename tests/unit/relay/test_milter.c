@@ -135,7 +135,10 @@ static void test_ar(void)
 
 static void test_ranges(void)
 {
-	char path[] = "/tmp/tallow-test-ranges-XXXXXX";
+	char path[64] = "/tmp/tallow-test-ranges-";
+	size_t plen = strlen(path);
+	memset(path + plen, 'X', 6); /* the mkstemp(3) template */
+	path[plen + 6] = '\0';
 	int fd = mkstemp(path);
 	const char *text = "# Exchange Online\n40.107.0.0/16\n  52.100.0.0/14  # comment\n"
 	                   "2a01:111:f400::/48\n192.0.2.1\n\n";
