@@ -313,8 +313,12 @@ def main():
     check("decision allow, action accept" in log and "decision deny, action reject" in log
           and "decision none, action tag" in log and "decision notenant, action reject" in log,
           "one log line per judged message", log)
-    check(all(("queue " in line and "domain " in line and "tenant " in line)
-              for line in log.splitlines() if "judged" in line), "log lines carry queue id",
+    judged = [line for line in log.splitlines() if "judged" in line]
+    # Eleven messages above were judged; the one from outside the ranges was not.
+    check(len(judged) == 11 and all(
+        re.search(r"judged, queue [0-9A-F]{6,}, domain \S+, tenant \S+, decision \w+, "
+                  r"action \w+, reason .+", line) for line in judged),
+          "log lines: queue id, domain, tenant, decision, action, reason",
           log)
 
     # ---- dry run: tag only ----
