@@ -123,7 +123,8 @@ struct tal_xfr {
 
 	/* IXFR. */
 	uint32_t client_serial;
-	uint64_t jstart; /* first sequence to send */
+	bool diff_larger; /* IXFR sent in full: the difference is larger than the zone */
+	uint64_t jstart;  /* first sequence to send */
 	tal_journal_rec_t rec;
 	bool have_rec;
 	enum jpart jpart;
@@ -310,6 +311,43 @@ static int load_soa(tal_xfr_t *x)
 }
 
 /*
+ * Returns 1 when the zone holds more than `limit` RRs, 0 when not, or a
+ * negative code.  The walk stops as soon as it knows, so it costs no more
+ * than sending the difference would.
+ */
+static int zone_has_more_rrs(tal_xfr_t *x, uint64_t limit)
+{
+	tal_cursor_t *cur = NULL;
+	tal_val_t k, v;
+	uint64_t n = 1; /* the closing SOA */
+	int rc = tal_cursor_open(x->txn, TAL_DB_NODES, &cur);
+
+	if (rc != 0) {
+		return rc;
+	}
+	for (rc = tal_cursor_seek(cur, x->apex_key, x->apex_keylen, &k, &v); rc == 0 && n <= limit;
+	     rc = tal_cursor_next(cur, &k, &v)) {
+		tal_node_iter_t it = { 0 };
+		tal_rrset_view_t set;
+		tal_tenants_view_t tv;
+		if (!tal_key_is_below(k.data, k.len, x->apex_key, x->apex_keylen)) {
+			break;
+		}
+		while (tal_node_next(v.data, v.len, &it, &set) == 0) {
+			n += set.count;
+		}
+		if (tal_node_tenants(v.data, v.len, &tv) == 0 && tv.present) {
+			n += tv.count;
+		}
+	}
+	tal_cursor_close(cur);
+	if (rc != 0 && rc != TAL_ENOTFOUND) {
+		return rc;
+	}
+	return n > limit ? 1 : 0;
+}
+
+/*
  * Checks that the journal holds a continuous chain from the client's serial
  * to the current one, without a too-large marker.  Returns 1 and sets
  * x->jstart when it does, 0 when not, or a negative code.
@@ -320,6 +358,7 @@ static int journal_reaches(tal_xfr_t *x)
 	tal_val_t kv, v;
 	bool found = false;
 	uint32_t expect = x->client_serial;
+	uint64_t diff_rrs = 0;
 	int rc;
 
 	tal_wire_write_u32(k, x->zone_id);
@@ -352,13 +391,23 @@ static int journal_reaches(tal_xfr_t *x)
 			break;
 		}
 		expect = to;
+		diff_rrs += 2 + (uint64_t)tal_wire_read_u32(v.data + 12) +
+		            tal_wire_read_u32(v.data + 16);
 	}
 	tal_cursor_close(x->cur);
 	x->cur = NULL;
 	if (rc != 0 && rc != TAL_ENOTFOUND) {
 		return rc;
 	}
-	return found && expect == x->serial ? 1 : 0;
+	if (!found || expect != x->serial) {
+		return 0;
+	}
+	/* A difference larger than the zone is sent as the zone (RFC 1995 §2). */
+	rc = zone_has_more_rrs(x, diff_rrs);
+	if (rc == 0) {
+		x->diff_larger = true;
+	}
+	return rc;
 }
 
 static void set_error(tal_xfr_t *x, int rcode)
@@ -983,8 +1032,9 @@ void tal_xfr_free(tal_xfr_t *x)
 		return;
 	}
 	if (x->kind != K_ERROR && !x->err_logged) {
-		const char *what = x->kind == K_SOA            ? "up to date"
-		                   : x->kind == K_IXFR         ? "incremental"
+		const char *what = x->kind == K_SOA    ? "up to date"
+		                   : x->kind == K_IXFR ? "incremental"
+		                   : x->diff_larger    ? "full (difference larger than the zone)"
 		                   : x->qtype == TAL_TYPE_IXFR ? "full (journal does not reach)"
 		                                               : "full";
 		tal_log_info(

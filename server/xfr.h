@@ -19,8 +19,8 @@
  * TSIG error, RFC 8945 §5.2); address and key not allowed by the zone's
  * access list (REFUSED, zones/xfrconf.h); otherwise AXFR, or for IXFR: one
  * SOA when the client is up to date, the journal's differences when they
- * reach from the client's serial to the current one, else the full zone in
- * AXFR form.  Every message of a signed transfer is signed.
+ * reach from the client's serial to the current one and hold fewer RRs than
+ * the zone, else the full zone in AXFR form.  Every message of a signed transfer is signed.
  *
  * The AXFR stream is SOA, every node's RRsets (the apex SOA only at the
  * ends) and the synthesised A view of each policy (common/node.h), SOA;

@@ -87,6 +87,35 @@ def main():
                       and r.answer[0].rdtype == dns.rdatatype.SOA,
                       "IXFR over UDP: one SOA (RFC 1995 §2)", r)
 
+        # One small change: the difference; a large one: the zone.
+        def ixfr_from(old):
+            msgs = list(dns.query.xfr("127.0.0.1", ZONE, rdtype="IXFR", port=t.port,
+                                      serial=old, keyring=ring, keyname=keyname,
+                                      keyalgorithm="hmac-sha256", timeout=5, lifetime=10))
+            return [rrset for m in msgs for rrset in m.answer]
+
+        harness.tallowctl(db, "add", "small.example", G[3], check_rc=0)
+        rrsets = ixfr_from(serial)
+        harness.check(len(rrsets) >= 4 and rrsets[0].rdtype == dns.rdatatype.SOA
+                      and rrsets[1].rdtype == dns.rdatatype.SOA
+                      and rrsets[1][0].serial == serial
+                      and rrsets[0][0].serial == serial + 1,
+                      "IXFR after one change: the difference (new SOA, old SOA, ...)",
+                      [r.to_text() for r in rrsets][:6])
+        big = "".join("tmp%03d.example,%s\n" % (i, G[i % 5]) for i in range(100))
+        harness.tallowctl(db, "import", "-", input=big, check_rc=0)
+        harness.tallowctl(db, "import", "--replace", "-",
+                          input=csv + "small.example,%s\n" % G[3], check_rc=0)
+        rrsets = ixfr_from(serial + 1)
+        harness.check(len(rrsets) >= 2 and rrsets[0].rdtype == dns.rdatatype.SOA
+                      and rrsets[1].rdtype != dns.rdatatype.SOA
+                      and rrsets[-1].rdtype == dns.rdatatype.SOA,
+                      "IXFR across a difference larger than the zone: the zone",
+                      [r.to_text() for r in rrsets][:4])
+        harness.check("full (difference larger than the zone)" in t.log(),
+                      "tallowd logs why it sent the zone", t.log()[-1000:])
+        serial = xfr_peers.soa_serial(t.port, ZONE)
+
         with xfr_peers.Nsd(t.port, ZONE, key=key) as nsd, \
                 xfr_peers.Knot(t.port, ZONE, key=key) as knot:
             peers = (nsd, knot)
