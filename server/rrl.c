@@ -98,7 +98,7 @@ static void mask_prefix(uint8_t *p, size_t n, unsigned bits)
 	}
 }
 
-/* The bucket key of `addr`; false for a family RRL does not know. */
+/* The bucket key of `addr`; false for a family RRL does not know or an exempt client. */
 static bool make_key(const tal_rrl_t *rrl, const struct sockaddr *addr, uint8_t key[17])
 {
 	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
@@ -120,6 +120,15 @@ static bool make_key(const tal_rrl_t *rrl, const struct sockaddr *addr, uint8_t 
 		}
 	} else {
 		return false;
+	}
+	if (!rrl->conf.loopback) {
+		static const uint8_t v6loop[16] = {
+			0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1
+		};
+		if ((key[0] == 4 && key[1] == 127) ||
+		    (key[0] == 6 && memcmp(key + 1, v6loop, 16) == 0)) {
+			return false;
+		}
 	}
 	if (key[0] == 4) {
 		mask_prefix(key + 1, 4, rrl->conf.v4_prefix);

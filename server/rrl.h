@@ -21,6 +21,11 @@
  * many idle ones come and go; the key stops an attacker from aiming other
  * prefixes at the flooder's set to reset it.
  *
+ * Loopback clients (127.0.0.0/8, ::1, and IPv4-mapped 127/8) are exempt
+ * unless `loopback` is set: the kernel drops packets from the network that
+ * claim such a source, so they cannot be spoofed by another host and limiting
+ * them protects no one, while it would slow a resolver on the same host.
+ *
  * Caveats: each worker limits on its own, so with N workers a client whose
  * datagrams the kernel spreads over several sockets (different source
  * ports) may get up to N times the rate.  A resolver serving many users
@@ -28,6 +33,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -45,6 +51,7 @@ typedef struct {
 	uint32_t slip;     /* 0: drop every limited answer; N: truncate every Nth */
 	uint8_t v4_prefix; /* 1..32 */
 	uint8_t v6_prefix; /* 1..128 */
+	bool loopback;     /* limit loopback clients too (tests; see above) */
 } tal_rrl_conf_t;
 
 /* What to do with one answer. */
@@ -94,7 +101,8 @@ void tal_rrl_init(tal_rrl_t *rrl, const tal_rrl_conf_t *conf, const uint8_t seed
  * Decides the fate of one answer to `addr` (AF_INET or AF_INET6; an
  * IPv4-mapped IPv6 address counts as IPv4) at time `now_ms` (any monotonic
  * millisecond clock; the worker passes its loop time), and counts it.
- * Always TAL_RRL_PASS when the rate is 0 or the family is neither.
+ * Always TAL_RRL_PASS when the rate is 0, the family is neither, or the
+ * client is on loopback and conf.loopback is false.
  */
 tal_rrl_action_t tal_rrl_check(tal_rrl_t *rrl, const struct sockaddr *addr, uint64_t now_ms);
 

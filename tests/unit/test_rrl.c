@@ -118,13 +118,13 @@ static void test_prefixes(void)
 {
 	tal_rrl_t *r = new_rrl(5, 0, 32, 56);
 
-	is_int(5, burst(r, "127.0.0.2", 20, 0), "with /32 one address is limited");
-	is_int(5, burst(r, "127.0.0.3", 20, 0), "and its neighbour is not");
+	is_int(5, burst(r, "192.0.2.2", 20, 0), "with /32 one address is limited");
+	is_int(5, burst(r, "192.0.2.3", 20, 0), "and its neighbour is not");
 
 	is_int(5, burst(r, "2001:db8:1:ff00::1", 20, 0), "an IPv6 client is limited");
 	is_int(0, burst(r, "2001:db8:1:ff99::2", 20, 0), "its /56 shares the bucket");
 	is_int(5, burst(r, "2001:db8:1:100::1", 20, 0), "the next /56 does not");
-	is_int(0, burst(r, "::ffff:127.0.0.2", 20, 0), "an IPv4-mapped address counts as IPv4");
+	is_int(0, burst(r, "::ffff:192.0.2.2", 20, 0), "an IPv4-mapped address counts as IPv4");
 	free(r);
 
 	r = new_rrl(5, 0, 0, 200);
@@ -145,6 +145,29 @@ static void test_prefixes(void)
 		passed += check(r, unix_addr, 0) == TAL_RRL_PASS;
 	}
 	is_int(20, passed, "an unknown family is not limited");
+	free(r);
+}
+
+static void test_loopback(void)
+{
+	tal_rrl_t *r = new_rrl(5, 1, 24, 56);
+
+	is_int(100, burst(r, "127.0.0.2", 100, 0), "loopback clients are exempt by default");
+	is_int(100, burst(r, "127.255.0.9", 100, 0), "all of 127.0.0.0/8");
+	is_int(100, burst(r, "::1", 100, 0), "and ::1");
+	is_int(100, burst(r, "::ffff:127.0.0.1", 100, 0), "and IPv4-mapped 127.0.0.1");
+	is_int(5, burst(r, "::2", 100, 0), "but not ::2");
+	is_int(5, burst(r, "128.0.0.1", 100, 0), "nor 128.0.0.1");
+	free(r);
+
+	tal_rrl_conf_t conf = {
+		.rate = 5, .slip = 0, .v4_prefix = 32, .v6_prefix = 128, .loopback = true
+	};
+	r = malloc(sizeof(*r));
+	tal_rrl_init(r, &conf, seed);
+	is_int(5, burst(r, "127.0.0.2", 100, 0), "with loopback set, 127.0.0.2 is limited");
+	is_int(5, burst(r, "127.0.0.3", 100, 0), "and 127.0.0.3 on its own under /32");
+	is_int(5, burst(r, "::1", 100, 0), "and ::1");
 	free(r);
 }
 
@@ -209,6 +232,7 @@ int main(void)
 	test_rate_over_time();
 	test_slip();
 	test_prefixes();
+	test_loopback();
 	test_table_pressure();
 	test_truncate();
 	return tap_done();
