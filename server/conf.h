@@ -61,6 +61,7 @@ typedef struct {
 	unsigned rrl_slip;           /* every Nth limited answer is sent truncated; 0: none */
 	unsigned rrl_v4_prefix;      /* IPv4 prefix length that shares one limit */
 	unsigned rrl_v6_prefix;      /* IPv6 prefix length that shares one limit */
+	bool rrl_loopback;           /* rate-limit loopback clients too */
 	bool check;                  /* --check: validate, open the database, exit */
 } tal_conf_t;
 
