@@ -39,6 +39,7 @@ enum opt_id {
 	OPT_RRL_SLIP,
 	OPT_RRL_V4,
 	OPT_RRL_V6,
+	OPT_RRL_LOOPBACK,
 	OPT_CHECK,
 	OPT_HELP,
 	OPT_VERSION,
@@ -93,6 +94,9 @@ static const opt_def_t options[OPT_COUNT] = {
 	  "IPv4 clients in one prefix of this length share one rate limit." },
 	{ OPT_RRL_V6, "rrl-ipv6-prefix", 0, "BITS", 1, 128, "56",
 	  "IPv6 clients in one prefix of this length share one rate limit." },
+	{ OPT_RRL_LOOPBACK, "rrl-loopback", 0, NULL, 1, 0, NULL,
+	  "Rate-limit loopback clients (127.0.0.0/8, ::1) too.  They are exempt by default: "
+	  "no other host can send from those addresses, so there is no one to protect." },
 	{ OPT_CHECK, "check", 0, NULL, 1, 0, NULL,
 	  "Validate the options and open the database, print the settings, exit 0 or 1." },
 	{ OPT_HELP, "help", 'h', NULL, 1, 0, NULL, "Print this help and exit." },
@@ -104,7 +108,7 @@ static const char usage_head[] =
         "               [-u USER] [--tcp-idle-timeout SECONDS] [--tcp-max-connections N]\n"
         "               [--tcp-max-per-client N] [--tcp-read-timeout SECONDS]\n"
         "               [--rrl-rate N] [--rrl-slip N] [--rrl-ipv4-prefix BITS]\n"
-        "               [--rrl-ipv6-prefix BITS]\n"
+        "               [--rrl-ipv6-prefix BITS] [--rrl-loopback]\n"
         "       tallowd --check [options]\n"
         "       tallowd --help | --version\n"
         "\n"
@@ -507,6 +511,9 @@ int tal_conf_parse(tal_conf_t *conf, int argc, char **argv, int *status)
 			*field[o->id - OPT_TCP_PER_CLIENT] = u;
 			break;
 		}
+		case OPT_RRL_LOOPBACK:
+			conf->rrl_loopback = true;
+			break;
 		case OPT_CHECK:
 			conf->check = true;
 			break;
@@ -564,4 +571,5 @@ void tal_conf_print(const tal_conf_t *conf, FILE *f)
 	fprintf(f, "rrl-slip: %u\n", conf->rrl_slip);
 	fprintf(f, "rrl-ipv4-prefix: %u\n", conf->rrl_v4_prefix);
 	fprintf(f, "rrl-ipv6-prefix: %u\n", conf->rrl_v6_prefix);
+	fprintf(f, "rrl-loopback: %s\n", conf->rrl_loopback ? "yes" : "no");
 }
