@@ -202,6 +202,7 @@ static void rrl_setup(tal_worker_t *w)
 		rc.slip = conf->rrl_slip;
 		rc.v4_prefix = (uint8_t)conf->rrl_v4_prefix;
 		rc.v6_prefix = (uint8_t)conf->rrl_v6_prefix;
+		rc.loopback = conf->rrl_loopback;
 	}
 	/*
 	 * The hash key only has to be unknown to clients; if the kernel has no
