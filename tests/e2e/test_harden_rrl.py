@@ -8,6 +8,9 @@ whole answer; a second source (127.0.0.3) querying at the same time is
 answered normally when the prefix is /32, and shares the limit under the
 default /24.  The limit refills after a quiet second, --rrl-rate 0 turns it
 off, and the counters logged at shutdown match what the clients saw.
+Loopback clients are exempt unless --rrl-loopback is given (no other host
+can send from 127.0.0.0/8), so every limited run here passes it, and one
+run without it checks the exemption.
 """
 
 import os
@@ -92,7 +95,7 @@ def main():
 
     # /32: the flooder is limited, its neighbour is not.
     with Tallowd(db, args=["-v", "--rrl-rate", str(RATE), "--rrl-slip", "2",
-                           "--rrl-ipv4-prefix", "32"]) as srv:
+                           "--rrl-ipv4-prefix", "32", "--rrl-loopback"]) as srv:
         time.sleep(1.1)  # the readiness probes' tokens are back
         n = 400
         fl, calm, elapsed = flood(srv, n, 10)
@@ -147,7 +150,7 @@ def main():
                           "the counters match what the clients saw: %s" % line[0])
 
     # Default /24: 127.0.0.2 and 127.0.0.3 share one limit.
-    with Tallowd(db, args=["--rrl-rate", str(RATE)]) as srv:
+    with Tallowd(db, args=["--rrl-rate", str(RATE), "--rrl-loopback"]) as srv:
         time.sleep(1.1)
         fl, calm, _ = flood(srv, 400, 10)
         calm_full, _ = split(calm)
@@ -156,12 +159,20 @@ def main():
                       "limit (%d/10 answered)" % len(calm_full))
 
     # --rrl-rate 0: no limit.
-    with Tallowd(db, args=["--rrl-rate", "0"]) as srv:
+    with Tallowd(db, args=["--rrl-rate", "0", "--rrl-loopback"]) as srv:
         n = 300
         fl, _, _ = flood(srv, n, 0)
         full, tc = split(fl)
         harness.check(len(full) == n and not tc,
                       "with --rrl-rate 0 every answer goes out (%d/%d)" % (len(full), n))
+
+    # Without --rrl-loopback, loopback clients are exempt.
+    with Tallowd(db, args=["--rrl-rate", str(RATE)]) as srv:
+        n = 300
+        fl, _, _ = flood(srv, n, 0)
+        full, tc = split(fl)
+        harness.check(len(full) == n and not tc,
+                      "by default a loopback client is not limited (%d/%d)" % (len(full), n))
 
     harness.done()
 

@@ -39,14 +39,19 @@ class ValgrindTallowd(Tallowd):
 def main():
     if shutil.which("valgrind") is None:
         print("# SKIP valgrind is not installed")
-        print("1 passed, 0 failed")
+        print("skipped: 0 passed, 0 failed")
         return
+    with open(harness.binary("tallowd"), "rb") as f:
+        if b"__asan_init" in f.read():
+            print("# SKIP tallowd is built with AddressSanitizer, which valgrind cannot run")
+            print("skipped: 0 passed, 0 failed")
+            return
     db = make_db(csv="example.com,%s\nexample.org,none\n" % TENANT)
     # valgrind cannot map tallowd's default 64 GiB of address space (mmap
     # fails with EINVAL under it); the data needs a few pages.
     os.environ["TALLOW_MAP_SIZE"] = "256M"
     vgout = os.path.join(harness.tmpdir(), "valgrind.log")
-    args = ["--rrl-rate", "50", "--tcp-read-timeout", "1", "-v"]
+    args = ["--rrl-rate", "50", "--rrl-loopback", "--tcp-read-timeout", "1", "-v"]
     with ValgrindTallowd(db, vgout, threads=2, args=args, ready_timeout=60) as srv:
         r = srv.query("example.com." + ZONE, "TXT")
         harness.check(r.rcode() == dns.rcode.NOERROR and len(r.answer) == 1,
