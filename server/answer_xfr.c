@@ -63,6 +63,19 @@ enum jpart {
 	J_ADDED,
 };
 
+/*
+ * Compression table: hash of a name suffix -> offset of that suffix in the
+ * message being written (open addressing, cleared by bumping the
+ * generation).  Only offsets below 0x4000 can be pointed at.
+ */
+#define CTAB_SLOTS 2048
+
+typedef struct {
+	uint32_t gen;
+	uint32_t hash;
+	uint16_t off;
+} cslot_t;
+
 struct tal_xfr {
 	/* The request. */
 	uint16_t id;
@@ -134,10 +147,9 @@ struct tal_xfr {
 	uint8_t scratch_owner[TAL_DNAME_MAXLEN];
 	uint8_t scratch_rr[64 + 2 * TAL_DNAME_MAXLEN];
 
-	/* Per message. */
-	size_t last_owner_off; /* 0: none usable */
-	uint8_t last_owner[TAL_DNAME_MAXLEN];
-	size_t last_owner_len;
+	/* Per message: name suffixes written so far, for compression. */
+	uint32_t cgen; /* slots of older messages carry an older generation */
+	cslot_t ctab[CTAB_SLOTS];
 
 	uint64_t msgs, rrs, bytes;
 };
@@ -876,33 +888,141 @@ static int label_offsets(const uint8_t *name, size_t len, size_t *offs)
 	return n;
 }
 
-/*
- * Encodes `owner` into out: its labels up to the longest suffix already in
- * the message (the previous owner, or the apex at the question), then a
- * pointer.  Returns the encoded length.
- */
-static size_t encode_owner(const tal_xfr_t *x, const uint8_t *owner, size_t len, uint8_t *out)
+static inline uint8_t lower(uint8_t c)
 {
-	size_t offs[128];
-	int n = label_offsets(owner, len, offs);
+	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+}
 
-	for (int i = 0; i < n; i++) {
-		size_t s = offs[i], slen = len - s;
-		uint16_t ptr = 0;
-		if (x->last_owner_off != 0 && slen == x->last_owner_len &&
-		    memcmp(owner + s, x->last_owner, slen) == 0) {
-			ptr = (uint16_t)x->last_owner_off;
-		} else if (slen == x->apex_wirelen && memcmp(owner + s, x->apex_wire, slen) == 0) {
-			ptr = HDR_LEN;
+static uint32_t suffix_hash(const uint8_t *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++) {
+		h = (h ^ lower(s[i])) * 16777619u;
+	}
+	return h;
+}
+
+/* True when the (maybe compressed) name at msg[off] equals the uncompressed `s`, any case. */
+static bool name_at_equals(const uint8_t *msg, size_t off, const uint8_t *s, size_t len)
+{
+	size_t p = off, i = 0;
+	int hops = 0;
+
+	for (;;) {
+		uint8_t l = msg[p];
+		if ((l & 0xC0) == 0xC0) {
+			if (++hops > 127) {
+				return false;
+			}
+			p = ((size_t)(l & 0x3F) << 8) | msg[p + 1];
+			continue;
 		}
-		if (ptr != 0) {
-			memcpy(out, owner, s);
-			tal_wire_write_u16(out + s, (uint16_t)(0xC000 | ptr));
-			return s + 2;
+		if (i >= len || s[i] != l) {
+			return false;
+		}
+		if (l == 0) {
+			return i + 1 == len;
+		}
+		if (len - i < 1 + (size_t)l) {
+			return false;
+		}
+		for (size_t k = 1; k <= l; k++) {
+			if (lower(msg[p + k]) != lower(s[i + k])) {
+				return false;
+			}
+		}
+		p += 1 + (size_t)l;
+		i += 1 + (size_t)l;
+	}
+}
+
+static uint16_t ctab_find(const tal_xfr_t *x, const uint8_t *msg, const uint8_t *s, size_t len,
+                          uint32_t h)
+{
+	for (uint32_t i = 0; i < CTAB_SLOTS; i++) {
+		const cslot_t *c = &x->ctab[(h + i) & (CTAB_SLOTS - 1)];
+		if (c->gen != x->cgen) {
+			return 0;
+		}
+		if (c->hash == h && name_at_equals(msg, c->off, s, len)) {
+			return c->off;
 		}
 	}
-	memcpy(out, owner, len);
-	return len;
+	return 0;
+}
+
+static void ctab_add(tal_xfr_t *x, size_t off, uint32_t h)
+{
+	for (uint32_t i = 0; i < CTAB_SLOTS / 2; i++) {
+		cslot_t *c = &x->ctab[(h + i) & (CTAB_SLOTS - 1)];
+		if (c->gen != x->cgen) {
+			c->gen = x->cgen;
+			c->hash = h;
+			c->off = (uint16_t)off;
+			return;
+		}
+	}
+	/* Table crowded: this suffix is simply not offered for compression. */
+}
+
+/* Starts a message's table: the question name (the apex) is at offset 12. */
+static void ctab_reset(tal_xfr_t *x, const uint8_t *msg)
+{
+	size_t offs[128];
+
+	if (++x->cgen == 0) {
+		memset(x->ctab, 0, sizeof(x->ctab));
+		x->cgen = 1;
+	}
+	if (x->qlen <= 4) {
+		return;
+	}
+	int n = label_offsets(msg + HDR_LEN, x->qlen - 4, offs);
+	for (int i = 0; i < n; i++) {
+		ctab_add(x, HDR_LEN + offs[i],
+		         suffix_hash(msg + HDR_LEN + offs[i], x->qlen - 4 - offs[i]));
+	}
+}
+
+/*
+ * Writes `owner` at msg[pos]: its labels up to the longest suffix already
+ * in the message, then a pointer; the suffixes written in full join the
+ * table.  Returns the encoded length, or 0 (nothing written) when that is
+ * more than `room`.
+ */
+static size_t put_owner(tal_xfr_t *x, uint8_t *msg, size_t pos, const uint8_t *owner, size_t len,
+                        size_t room)
+{
+	size_t offs[128];
+	uint32_t hs[128];
+	int n = label_offsets(owner, len, offs);
+	int k = n;
+	uint16_t ptr = 0;
+
+	for (int i = 0; i < n; i++) {
+		hs[i] = suffix_hash(owner + offs[i], len - offs[i]);
+		ptr = ctab_find(x, msg, owner + offs[i], len - offs[i], hs[i]);
+		if (ptr != 0) {
+			k = i;
+			break;
+		}
+	}
+	size_t lit = k < n ? offs[k] : len;
+	size_t el = lit + (k < n ? 2 : 0);
+	if (el > room) {
+		return 0;
+	}
+	memcpy(msg + pos, owner, lit);
+	if (k < n) {
+		tal_wire_write_u16(msg + pos + lit, (uint16_t)(0xC000 | ptr));
+	}
+	for (int i = 0; i < k; i++) {
+		if (pos + offs[i] < 0x4000) {
+			ctab_add(x, pos + offs[i], hs[i]);
+		}
+	}
+	return el;
 }
 
 static size_t write_header(tal_xfr_t *x, uint8_t *resp, int rcode)
@@ -984,22 +1104,17 @@ size_t tal_xfr_next(tal_xfr_t *x, uint8_t *resp, size_t cap)
 	uint16_t an = 0;
 	const uint8_t *owner, *rr;
 	size_t owner_len, rr_len;
-	uint8_t enc[TAL_DNAME_MAXLEN];
 	int rc;
 
-	x->last_owner_off = 0;
+	ctab_reset(x, resp);
 	while ((rc = peek(x, &owner, &owner_len, &rr, &rr_len)) == 0) {
-		size_t el = encode_owner(x, owner, owner_len, enc);
 		size_t limit = an == 0 ? hard : target;
-		if (pos + el + rr_len > limit || an == UINT16_MAX) {
+		if (pos + rr_len >= limit || an == UINT16_MAX) {
 			break;
 		}
-		memcpy(resp + pos, enc, el);
-		if (pos < 0x3FFF) {
-			/* Later owners may point here: the pointer expands to all of it. */
-			x->last_owner_off = pos;
-			memcpy(x->last_owner, owner, owner_len);
-			x->last_owner_len = owner_len;
+		size_t el = put_owner(x, resp, pos, owner, owner_len, limit - pos - rr_len);
+		if (el == 0) {
+			break;
 		}
 		memcpy(resp + pos + el, rr, rr_len);
 		pos += el + rr_len;

@@ -31,7 +31,7 @@ import harness
 import server_harness as sh
 
 ZONE = sh.ZONE
-N = 20000
+N = 8000
 
 
 def main():
