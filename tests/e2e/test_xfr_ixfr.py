@@ -185,6 +185,9 @@ def main():
             harness.check(count(log, r"IXFR of %s to 127\.0\.0\.1#\d+, key xfr-key: full "
                                 r"\(journal does not reach\)" % re.escape(ZONE)) >= 2,
                           "both were answered with the whole zone", log[-2500:])
+    harness.check(t.returncode == 0 and "runtime error" not in t.log()
+                  and "Sanitizer" not in t.log(), "tallowd exits cleanly, status 0",
+                  t.log()[-1500:])
     harness.done()
 
 

@@ -147,6 +147,9 @@ def main():
                                      % (s.name, serial), "%s\n%s" % (got, s.all_logs()[-2000:])):
                     continue
                 compare(t.port, s, s.name)
+    harness.check(t.returncode == 0 and "runtime error" not in t.log()
+                  and "Sanitizer" not in t.log(), "tallowd exits cleanly, status 0",
+                  t.log()[-1500:])
     log = t.log()
     harness.check("xfr, AXFR of %s from 127.0.0.1" % ZONE in log or "refused" in log,
                   "tallowd logs refused transfers", log[-1500:])

@@ -101,6 +101,9 @@ def main():
                       % msgs, [x.to_text() for x in soas])
         harness.check("during.example.%s." % ZONE not in names,
                       "and holds none of the change committed meanwhile")
+    harness.check(t.returncode == 0 and "runtime error" not in t.log()
+                  and "Sanitizer" not in t.log(), "tallowd exits cleanly, status 0",
+                  t.log()[-1500:])
     harness.done()
 
 
