@@ -68,6 +68,7 @@ struct tal_store {
 	MDB_dbi dbi[STORE_NDBS];
 	unsigned flags;
 	pthread_rwlock_t remap;
+	unsigned remap_gen; /* bumped by every remap, under remap held exclusively */
 	char *path;
 	dev_t dev; /* the directory's identity, for the open-stores registry */
 	ino_t ino;
@@ -128,12 +129,41 @@ struct tal_cursor {
 	tal_cursor_t *next;
 };
 
+/*
+ * The zones of the reader's snapshot, as pointers into the map, so the
+ * enclosing zone of a name is a binary search in a small array instead of a
+ * second B-tree descent (and a lookup of the zones database's root in the
+ * main database) per query.  The zones database is tiny and changes with
+ * every commit (the serial), so the table is rebuilt, on first use, whenever
+ * the renewed snapshot is another transaction than the one it was built
+ * from.  Pointers into snapshot T stay valid across a reset and a renew
+ * that lands on T again: T is then still the newest commit, and the pages
+ * of the newest commit are never free for a writer to reuse.  A remap moves
+ * the map, so the table also records the remap generation.  With more zones
+ * than fit, lookups take the cursor path.
+ */
+#define ZONE_CACHE_MAX 64
+
+typedef struct {
+	const uint8_t *key;
+	size_t keylen;
+	const uint8_t *val;
+	size_t vallen;
+} zone_entry_t;
+
 struct tal_reader {
 	tal_store_t *st;
 	MDB_txn *txn;
 	MDB_cursor *nodes;
 	MDB_cursor *zones;
 	bool active;
+	bool zones_renewed; /* zones cursor renewed in the current snapshot */
+	bool zc_valid;      /* the table below describes the current snapshot */
+	bool zc_overflow;   /* more than ZONE_CACHE_MAX zones: use the cursor */
+	size_t zc_txnid;
+	unsigned zc_gen;
+	unsigned zc_n;
+	zone_entry_t zc[ZONE_CACHE_MAX];
 };
 
 /*
@@ -688,6 +718,7 @@ static int remap(tal_store_t *st)
 		return TAL_EAGAIN;
 	}
 	int rc = mdb_env_set_mapsize(st->env, 0);
+	st->remap_gen++;
 	pthread_rwlock_unlock(&st->remap);
 	return err_to_tal(rc);
 }
@@ -1077,14 +1108,17 @@ int tal_reader_begin(tal_reader_t *rd)
 	if (ret != 0) {
 		return ret;
 	}
+	/* The zones cursor is renewed only when the zone table must be rebuilt. */
 	int rc = mdb_cursor_renew(rd->txn, rd->nodes);
-	if (rc == 0) {
-		rc = mdb_cursor_renew(rd->txn, rd->zones);
-	}
 	if (rc != 0) {
 		mdb_txn_reset(rd->txn);
 		pthread_rwlock_unlock(&rd->st->remap);
 		return err_to_tal(rc);
+	}
+	rd->zones_renewed = false;
+	if (rd->zc_valid &&
+	    (rd->zc_txnid != mdb_txn_id(rd->txn) || rd->zc_gen != rd->st->remap_gen)) {
+		rd->zc_valid = false;
 	}
 	rd->active = true;
 	return 0;
@@ -1098,6 +1132,71 @@ void tal_reader_end(tal_reader_t *rd)
 	mdb_txn_reset(rd->txn);
 	pthread_rwlock_unlock(&rd->st->remap);
 	rd->active = false;
+}
+
+static int zones_renew(tal_reader_t *rd)
+{
+	if (rd->zones_renewed) {
+		return 0;
+	}
+	int rc = mdb_cursor_renew(rd->txn, rd->zones);
+	rd->zones_renewed = rc == 0;
+	return rc;
+}
+
+/* Rebuilds the zone table from the current snapshot.  0 or an MDB_* code. */
+static int zones_fill(tal_reader_t *rd)
+{
+	MDB_val k, v;
+	int rc = zones_renew(rd);
+
+	rd->zc_n = 0;
+	rd->zc_overflow = false;
+	if (rc == 0) {
+		rc = mdb_cursor_get(rd->zones, &k, &v, MDB_FIRST);
+	}
+	while (rc == 0) {
+		if (rd->zc_n == ZONE_CACHE_MAX) {
+			rd->zc_overflow = true;
+			break;
+		}
+		rd->zc[rd->zc_n++] = (zone_entry_t){ k.mv_data, k.mv_size, v.mv_data, v.mv_size };
+		rc = mdb_cursor_get(rd->zones, &k, &v, MDB_NEXT);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		return rc;
+	}
+	rd->zc_txnid = mdb_txn_id(rd->txn);
+	rd->zc_gen = rd->st->remap_gen;
+	rd->zc_valid = true;
+	return 0;
+}
+
+/* LMDB's default order of keys (mdb_cmp_memn): memcmp, then the shorter first. */
+static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	if (c != 0) {
+		return c;
+	}
+	return alen < blen ? -1 : alen > blen;
+}
+
+/* The entry with the greatest apex key <= key, or NULL. */
+static const zone_entry_t *zones_find(const tal_reader_t *rd, const uint8_t *key, size_t keylen)
+{
+	unsigned lo = 0, hi = rd->zc_n; /* entries [0, lo) are <= key, [hi, n) are > key */
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		const zone_entry_t *z = &rd->zc[mid];
+		if (key_cmp(z->key, z->keylen, key, keylen) <= 0) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return lo > 0 ? &rd->zc[lo - 1] : NULL;
 }
 
 static bool has_prefix(const MDB_val *k, const uint8_t *key, size_t keylen)
@@ -1139,6 +1238,25 @@ int tal_reader_lookup(tal_reader_t *rd, const uint8_t *key, size_t keylen, tal_l
 	 */
 	if (keylen == 0) {
 		return 0; /* the root cannot be an apex: keys are never empty */
+	}
+	if (!rd->zc_valid) {
+		rc = zones_fill(rd);
+		if (rc != 0) {
+			return err_to_tal(rc);
+		}
+	}
+	if (!rd->zc_overflow) {
+		const zone_entry_t *z = zones_find(rd, key, keylen);
+		if (z != NULL && tal_key_is_below(key, keylen, z->key, z->keylen)) {
+			out->zone.data = z->val;
+			out->zone.len = z->vallen;
+			out->apex_keylen = z->keylen;
+		}
+		return 0;
+	}
+	rc = zones_renew(rd);
+	if (rc != 0) {
+		return err_to_tal(rc);
 	}
 	k = (MDB_val){ keylen, (void *)key };
 	rc = mdb_cursor_get(rd->zones, &k, &v, MDB_SET_RANGE);

@@ -247,11 +247,11 @@ class Probe:
         except (ConnectionRefusedError, socket.timeout, OSError):
             return False
 
-    def wait(self, name, qtype, limit):
+    def wait(self, name, qtype, limit, each=0.005):
         """Seconds until answered, or None after `limit` seconds."""
         t0 = time.monotonic()
         while time.monotonic() - t0 < limit:
-            if self.answered(name, qtype):
+            if self.answered(name, qtype, each):
                 return time.monotonic() - t0
             time.sleep(0.0005)
         return None

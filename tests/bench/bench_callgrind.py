@@ -1,0 +1,114 @@
+#!/usr/bin/python3
+"""Instructions per query of tallowd's answer path, from callgrind.
+
+    TALLOW_BUILD_DIR=build tests/bench/bench_callgrind.py [--domains 100000]
+        [--load mix] [--queries 20000] [--tallowd PATH] [--tallowctl PATH]
+
+Builds the data of bench_suite.py (N domains, 1 to 3 tenants each) in a
+temporary directory, runs tallowd -t 1 under valgrind --tool=callgrind with
+collection switched on only inside tal_query_answer (so start-up and the
+network code are left out), sends one pass of a bench_suite query file with
+dnsperf at a low rate, and prints the instructions per query: the whole of
+tal_query_answer, and the parts spent in the store's reader calls and in
+parsing.  Instruction counts do not depend on the machine's load, so this
+is the figure to compare before and after a change to the query path.
+The map size is set to 4 GiB (TALLOW_MAP_SIZE): valgrind cannot reserve
+the default 64 GiB of address space.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import bench_suite as bs  # noqa: E402
+
+PARTS = ("tal_query_answer", "tal_query_parse", "tal_query_key", "tal_reader_begin",
+         "tal_reader_lookup", "tal_reader_end")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--domains", type=int, default=100000)
+    ap.add_argument("--load", default="mix", choices=bs.LOADS)
+    ap.add_argument("--queries", type=int, default=20000)
+    ap.add_argument("--rate", type=int, default=2000)
+    ap.add_argument("--tallowd")
+    ap.add_argument("--tallowctl")
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+    for tool in ("valgrind", "callgrind_annotate", "dnsperf"):
+        if shutil.which(tool) is None:
+            sys.exit("bench_callgrind: %s is not installed" % tool)
+
+    ctl = bs.binary("tallowctl", args.tallowctl)
+    tallowd = bs.binary("tallowd", args.tallowd)
+    tmp = tempfile.mkdtemp(prefix="tallow-cg-")
+    proc = None
+    try:
+        n = args.domains
+        csv = os.path.join(tmp, "pairs.csv")
+        bs.write_csv(csv, n)
+        qfile = os.path.join(tmp, "queries.txt")
+        bs.write_queries(qfile, args.load, n, args.queries)
+        db = os.path.join(tmp, "db")
+        subprocess.run([ctl, "-d", db, "init", bs.ZONE, "--ns", bs.NS + "=127.0.0.1"], check=True)
+        subprocess.run([ctl, "-d", db, "import", csv], check=True)
+
+        port = bs.free_port()
+        out = os.path.join(tmp, "callgrind.out")
+        proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                                 "--collect-atstart=no", "--toggle-collect=tal_query_answer",
+                                 tallowd, "-d", db, "-l", "127.0.0.1:%d" % port, "-t", "1", "-q"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=dict(os.environ, TALLOW_MAP_SIZE="4G"))
+        probe = bs.Probe(port)
+        ok = probe.wait("%s.%s" % (bs.domain(0), bs.ZONE), 16, 120, 0.5) is not None
+        probe.close()
+        if not ok:
+            sys.exit("bench_callgrind: tallowd under valgrind did not answer")
+        cp = subprocess.run(["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", qfile, "-n",
+                             "1", "-Q", str(args.rate), "-c", "1", "-q", "64", "-t", "5"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        m = re.search(r"Queries completed:\s+(\d+)", cp.stdout)
+        done = int(m.group(1)) if m else 0
+        bs.stop(proc)
+        proc = None
+        time.sleep(0.2)
+        ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", out],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+        incl = {}
+        for line in ann.splitlines():
+            m = re.match(r"\s*([\d,]+)\s+\([^)]*\)\s+\S*:(\w+)\b", line)
+            if m and m.group(2) in PARTS and m.group(2) not in incl:
+                incl[m.group(2)] = int(m.group(1).replace(",", ""))
+        # The probe's queries are answered too; they are few and counted.
+        queries = done + 1
+        print("tallowd %s, %d domains, load %s, %d queries answered under callgrind"
+              % (tallowd, n, args.load, queries))
+        for part in PARTS:
+            if part in incl:
+                print("  %-20s %8.0f instructions per query (inclusive)"
+                      % (part, incl[part] / queries))
+        store = sum(incl.get(p, 0) for p in PARTS[3:])
+        if "tal_query_answer" in incl:
+            print("  %-20s %8.0f" % ("store (begin+lookup+end)", store / queries))
+            print("  %-20s %8.0f" % ("query layer own", (incl["tal_query_answer"] - store)
+                                     / queries))
+    finally:
+        if proc is not None:
+            bs.stop(proc)
+        if args.keep:
+            print("kept " + tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
