@@ -64,6 +64,12 @@ const char tal__ctl_help_main[] =
         "                       print the policies as CSV, or the zone as a master file\n"
         "  zones [--json]       print the zones in the database with their serials\n"
         "  journal [--rrs]      print the zone's change journal (serials, counts, RRs)\n"
+        "  tsig add|show|list|remove\n"
+        "                       TSIG keys for zone transfers and NOTIFY\n"
+        "  transfer allow|list|remove|trim\n"
+        "                       who may transfer the zone (AXFR, IXFR); trim the journal\n"
+        "  notify add|list|remove\n"
+        "                       secondaries told of each new serial (NOTIFY)\n"
         "  help [COMMAND]       print this help, or a command's\n"
         "\n"
         "Options (also accepted after the command):\n" COMMON_OPTIONS
