@@ -139,6 +139,9 @@ int tal_xfr_target_parse(const char *text, tal_xfr_entry_t *e)
 	}
 	strcpy(buf, text);
 	at = strrchr(buf, '@');
+	if (at != NULL && strchr(at, ']') != NULL) {
+		at = NULL;
+	}
 	if (at != NULL) {
 		*at = '\0';
 		if (at[1] < '0' || at[1] > '9') {
@@ -149,7 +152,14 @@ int tal_xfr_target_parse(const char *text, tal_xfr_entry_t *e)
 			return TAL_EADDR;
 		}
 	}
-	if (parse_addr(buf, e) != 0) {
+	char *addr = buf;
+	size_t n = strlen(buf);
+	if (n > 2 && buf[0] == '[' && buf[n - 1] == ']') {
+		/* "[2001:db8::53]@5300": the brackets of an IPv6 address with a port. */
+		buf[n - 1] = '\0';
+		addr = buf + 1;
+	}
+	if (parse_addr(addr, e) != 0) {
 		return TAL_EADDR;
 	}
 	e->port = (uint16_t)port;

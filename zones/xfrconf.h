@@ -84,7 +84,8 @@ int tal_tsig_name_normalise(const char *text, char *out);
 int tal_xfr_prefix_parse(const char *text, tal_xfr_entry_t *e);
 
 /*
- * Parses "ADDRESS[@PORT]" (notify target) into `e`.  0 or TAL_EADDR.
+ * Parses "ADDRESS[@PORT]" (notify target; an IPv6 ADDRESS may be in
+ * brackets, "[2001:db8::53]@5300") into `e`.  0 or TAL_EADDR.
  */
 int tal_xfr_target_parse(const char *text, tal_xfr_entry_t *e);
 

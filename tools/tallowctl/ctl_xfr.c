@@ -22,6 +22,15 @@
 
 #define SECRET_DEFAULT 32 /* octets: the HMAC-SHA256 block output size */
 
+#define XFR_EXIT_STATUS                                                                  \
+	"Exit status:\n"                                                                 \
+	"  0   success (allowing or adding a rule that exists changes nothing)\n"        \
+	"  1   no such key, rule or zone\n"                                              \
+	"  2   invalid input (a bad name, address, prefix, secret or algorithm), or a\n" \
+	"      key still in use; nothing was changed\n"                                  \
+	"  3   database or system error\n"                                               \
+	"  64  usage error\n"
+
 const char tal__ctl_help_tsig[] =
         "Usage: tallowctl [-d DIR] tsig add NAME [--algorithm ALG] [--secret BASE64]\n"
         "       tallowctl [-d DIR] tsig show NAME [--format plain|nsd|knot|bind]\n"
@@ -34,7 +43,7 @@ const char tal__ctl_help_tsig[] =
         "hmac-sha512.  show prints the key, secret included, as a key clause for NSD,\n"
         "Knot or BIND; list prints names and algorithms only.  A key still named by a\n"
         "zone's transfer or notify list cannot be removed.\n"
-        "\n"
+        "\n" XFR_EXIT_STATUS "\n"
         "Examples:\n"
         "  tallowctl tsig add xfr-key\n"
         "  tallowctl tsig show xfr-key --format nsd >> /etc/nsd/nsd.conf.d/tallow.conf\n";
@@ -54,7 +63,7 @@ const char tal__ctl_help_transfer[] =
         "trim drops the oldest changes from the zone's journal so that at most KEEP\n"
         "remain: a secondary older than the oldest kept change gets the whole zone\n"
         "when it asks for an incremental transfer (IXFR).\n"
-        "\n"
+        "\n" XFR_EXIT_STATUS "\n"
         "Examples:\n"
         "  tallowctl transfer allow --key xfr-key 192.0.2.0/24 2001:db8::/32\n"
         "  tallowctl transfer list\n";
@@ -66,7 +75,9 @@ const char tal__ctl_help_notify[] =
         "\n"
         "Manage the secondaries that tallowd notifies (RFC 1996) when the zone's\n"
         "serial changes.  PORT defaults to 53; with --key the NOTIFY is signed.\n"
-        "\n"
+        "tallowd reads the serials once a second and retries an unanswered NOTIFY\n"
+        "after 1, 2, 4, 8 and 16 seconds.\n"
+        "\n" XFR_EXIT_STATUS "\n"
         "Examples:\n"
         "  tallowctl notify add 192.0.2.53 --key xfr-key\n"
         "  tallowctl notify add [2001:db8::53]@5300\n";
