@@ -893,14 +893,25 @@ static inline uint8_t lower(uint8_t c)
 	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
 }
 
-static uint32_t suffix_hash(const uint8_t *s, size_t len)
+/*
+ * Finds the label-aligned suffixes of a name (offs, returns how many) and
+ * hashes them all in one pass from its end (FNV-1a over the octets in
+ * reverse, any case): hs[i] is the hash of the suffix at offs[i].
+ */
+static int name_suffixes(const uint8_t *name, size_t len, size_t *offs, uint32_t *hs)
 {
 	uint32_t h = 2166136261u;
+	int n = label_offsets(name, len, offs);
+	size_t p = len;
 
-	for (size_t i = 0; i < len; i++) {
-		h = (h ^ lower(s[i])) * 16777619u;
+	for (int i = n - 1; i >= 0; i--) {
+		while (p > offs[i]) {
+			p--;
+			h = (h ^ lower(name[p])) * 16777619u;
+		}
+		hs[i] = h;
 	}
-	return h;
+	return n;
 }
 
 /* True when the (maybe compressed) name at msg[off] equals the uncompressed `s`, any case. */
@@ -970,6 +981,7 @@ static void ctab_add(tal_xfr_t *x, size_t off, uint32_t h)
 static void ctab_reset(tal_xfr_t *x, const uint8_t *msg)
 {
 	size_t offs[128];
+	uint32_t hs[128];
 
 	if (++x->cgen == 0) {
 		memset(x->ctab, 0, sizeof(x->ctab));
@@ -978,10 +990,9 @@ static void ctab_reset(tal_xfr_t *x, const uint8_t *msg)
 	if (x->qlen <= 4) {
 		return;
 	}
-	int n = label_offsets(msg + HDR_LEN, x->qlen - 4, offs);
+	int n = name_suffixes(msg + HDR_LEN, x->qlen - 4, offs, hs);
 	for (int i = 0; i < n; i++) {
-		ctab_add(x, HDR_LEN + offs[i],
-		         suffix_hash(msg + HDR_LEN + offs[i], x->qlen - 4 - offs[i]));
+		ctab_add(x, HDR_LEN + offs[i], hs[i]);
 	}
 }
 
@@ -996,12 +1007,11 @@ static size_t put_owner(tal_xfr_t *x, uint8_t *msg, size_t pos, const uint8_t *o
 {
 	size_t offs[128];
 	uint32_t hs[128];
-	int n = label_offsets(owner, len, offs);
+	int n = name_suffixes(owner, len, offs, hs);
 	int k = n;
 	uint16_t ptr = 0;
 
 	for (int i = 0; i < n; i++) {
-		hs[i] = suffix_hash(owner + offs[i], len - offs[i]);
 		ptr = ctab_find(x, msg, owner + offs[i], len - offs[i], hs[i]);
 		if (ptr != 0) {
 			k = i;
