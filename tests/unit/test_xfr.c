@@ -141,6 +141,8 @@ typedef struct {
 	uint32_t second_serial;
 } stream_t;
 
+static int64_t skew; /* seconds added to the server's clock */
+
 static void run(const uint8_t *req, size_t len, const char *peer, ldns_rdf *mac, stream_t *s)
 {
 	struct sockaddr_storage ss;
@@ -159,7 +161,7 @@ static void run(const uint8_t *req, size_t len, const char *peer, ldns_rdf *mac,
 		in->sin_family = AF_INET;
 		inet_pton(AF_INET, peer, &in->sin_addr);
 	}
-	tal_xfr_t *x = tal_xfr_new(req, len, (struct sockaddr *)&ss, (uint64_t)time(NULL));
+	tal_xfr_t *x = tal_xfr_new(req, len, (struct sockaddr *)&ss, (uint64_t)(time(NULL) + skew));
 	size_t n;
 	while (x != NULL && (n = tal_xfr_next(x, buf, TAL_MSG_MAXLEN)) > 0) {
 		ldns_pkt *p = NULL;
@@ -334,6 +336,16 @@ static void test_streams(tal_store_t *st, uint32_t serial0)
 	free(req);
 	ok(s.rcode == LDNS_RCODE_NOTAUTH && s.tsig_error == TAL_TSIG_BADSIG,
 	   "a damaged MAC: NOTAUTH, BADSIG");
+	ldns_rdf_deep_free(mac);
+
+	/* The server's clock 1000 s ahead: NOTAUTH, BADTIME, signed with its time. */
+	req = make_request(TAL_TYPE_AXFR, 0, true, &len, &mac);
+	skew = 1000;
+	run(req, len, "127.0.0.1", mac, &s);
+	skew = 0;
+	free(req);
+	ok(s.rcode == LDNS_RCODE_NOTAUTH && s.tsig_error == TAL_TSIG_BADTIME && s.rrs == 0,
+	   "a request 1000 s old: NOTAUTH, BADTIME");
 	ldns_rdf_deep_free(mac);
 
 	/* IXFR: up to date, incremental, and in full across a trimmed journal. */
