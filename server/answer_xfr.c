@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/dname.h"
 #include "common/error.h"
@@ -1106,6 +1107,15 @@ size_t tal_xfr_next(tal_xfr_t *x, uint8_t *resp, size_t cap)
 		x->done = true;
 		size_t pos = write_header(x, resp, x->rcode);
 		return finish(x, resp, pos, cap, x->rcode);
+	}
+	if (x->msgs > 0 && (uint64_t)time(NULL) > x->now + TAL_XFR_MAX_SECONDS) {
+		/* Too slow a reader would pin the snapshot: end with SERVFAIL (RFC 5936 §2.2). */
+		tal_log_warnx("xfr, %s to %s: stopped after %d s, %llu messages", x->apex_text,
+		              x->peer, TAL_XFR_MAX_SECONDS, (unsigned long long)x->msgs);
+		x->done = true;
+		x->err_logged = true;
+		size_t pos = write_header(x, resp, RCODE_SERVFAIL);
+		return finish(x, resp, pos, cap, RCODE_SERVFAIL);
 	}
 
 	size_t pos = write_header(x, resp, RCODE_NOERROR);

@@ -11,7 +11,9 @@
  * Consistency: tal_xfr_new() opens one read snapshot (tal_reader_snapshot)
  * that every message of the transfer reads, so the zone sent is exactly the
  * zone of one commit, whatever tallowctl commits meanwhile.  The snapshot
- * is released by tal_xfr_free().
+ * is released by tal_xfr_free().  A transfer still being read after
+ * TAL_XFR_MAX_SECONDS ends with a SERVFAIL message, so no client can keep a
+ * snapshot (and the pages it pins) open for ever.
  *
  * Decisions taken in tal_xfr_new(), in this order: malformed request
  * (FORMERR); question not a zone apex in the database (NOTAUTH); TSIG
@@ -40,7 +42,8 @@
 
 #include "store/store.h"
 
-#define TAL_XFR_MSG_TARGET 16384 /* compression pointers reach 16383 */
+#define TAL_XFR_MSG_TARGET  16384 /* compression pointers reach 16383 */
+#define TAL_XFR_MAX_SECONDS 3600  /* a transfer still running after this ends with SERVFAIL */
 
 typedef struct tal_xfr tal_xfr_t;
 

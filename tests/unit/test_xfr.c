@@ -135,6 +135,7 @@ typedef struct {
 	bool all_verified;
 	bool last_is_soa;
 	int rcode;
+	int last_rcode;
 	uint16_t tsig_error;
 	int ancount_first;
 	bool second_is_soa;
@@ -169,6 +170,7 @@ static void run(const uint8_t *req, size_t len, const char *peer, ldns_rdf *mac,
 			s->all_verified = false;
 			break;
 		}
+		s->last_rcode = ldns_pkt_get_rcode(p);
 		if (s->msgs == 0) {
 			s->rcode = ldns_pkt_get_rcode(p);
 			s->ancount_first = ldns_pkt_ancount(p);
@@ -347,6 +349,15 @@ static void test_streams(tal_store_t *st, uint32_t serial0)
 	ok(s.rcode == LDNS_RCODE_NOTAUTH && s.tsig_error == TAL_TSIG_BADTIME && s.rrs == 0,
 	   "a request 1000 s old: NOTAUTH, BADTIME");
 	ldns_rdf_deep_free(mac);
+
+	/* A transfer older than TAL_XFR_MAX_SECONDS ends with SERVFAIL. */
+	req = make_request(TAL_TYPE_AXFR, 0, false, &len, NULL);
+	skew = -(TAL_XFR_MAX_SECONDS + 10);
+	run(req, len, "::1", NULL, &s);
+	skew = 0;
+	free(req);
+	ok(s.rcode == 0 && s.msgs == 2 && s.last_rcode == LDNS_RCODE_SERVFAIL,
+	   "a transfer past its time limit ends with SERVFAIL after its message in flight");
 
 	/* IXFR: up to date, incremental, and in full across a trimmed journal. */
 	int rc = add_domains(st, NDOM, NDOM + 2);
