@@ -394,6 +394,62 @@ static void test_streams(tal_store_t *st, uint32_t serial0)
 	ok(s.rcode == LDNS_RCODE_NOTAUTH, "AXFR of a name below the apex: NOTAUTH");
 }
 
+/*
+ * Damaged requests: random octet changes and truncations of a signed IXFR
+ * request.  Whatever the server makes of them, every message it writes
+ * must parse, and a stream must end.
+ */
+static void test_mutations(uint32_t serial)
+{
+	ldns_rdf *mac = NULL;
+	size_t len;
+	uint8_t *req = make_request(TAL_TYPE_IXFR, serial - 1, true, &len, &mac);
+	uint8_t *buf = malloc(TAL_MSG_MAXLEN);
+	uint8_t m[1024];
+	struct sockaddr_in in;
+	unsigned seed = 12345;
+	int bad = 0, streams = 0;
+
+	memset(&in, 0, sizeof(in));
+	in.sin_family = AF_INET;
+	in.sin_addr.s_addr = htonl(0x7F000001);
+	for (int i = 0; i < 3000 && len <= sizeof(m); i++) {
+		memcpy(m, req, len);
+		size_t mlen = len;
+		int edits = 1 + (int)(rand_r(&seed) % 4);
+		for (int e = 0; e < edits; e++) {
+			m[rand_r(&seed) % mlen] = (uint8_t)rand_r(&seed);
+		}
+		if (rand_r(&seed) % 4 == 0) {
+			mlen = 12 + rand_r(&seed) % (mlen - 12);
+		}
+		if (!tal_xfr_is_request(m, mlen)) {
+			continue;
+		}
+		tal_xfr_t *x = tal_xfr_new(m, mlen, (struct sockaddr *)&in, (uint64_t)time(NULL));
+		size_t n;
+		int msgs = 0;
+		streams++;
+		while (x != NULL && msgs < 1000 && (n = tal_xfr_next(x, buf, TAL_MSG_MAXLEN)) > 0) {
+			ldns_pkt *p = NULL;
+			if (ldns_wire2pkt(&p, buf, n) != LDNS_STATUS_OK) {
+				bad++;
+			}
+			ldns_pkt_free(p);
+			msgs++;
+		}
+		if (msgs >= 1000) {
+			bad++;
+		}
+		tal_xfr_free(x);
+	}
+	ok(streams > 500 && bad == 0, "%d damaged requests answered with messages that parse",
+	   streams);
+	free(req);
+	free(buf);
+	ldns_rdf_deep_free(mac);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/tal-test-xfr-XXXXXX";
@@ -426,6 +482,7 @@ int main(void)
 		test_acl(st, z.zone_id);
 		tal_xfr_init(st);
 		test_streams(st, z.serial);
+		test_mutations(z.serial);
 	}
 	tal_store_close(st);
 	char cmd[128];
