@@ -51,6 +51,10 @@ typedef struct {
 	uint64_t next_ms;
 	uint8_t msg[NOTIFY_MSG_MAX];
 	size_t msg_len;
+	bool keyed; /* signed: the answer must verify with key and mac */
+	tal_tsig_key_t key;
+	uint8_t mac[TAL_TSIG_MAC_MAX];
+	size_t mac_len;
 } pending_t;
 
 struct tal_notify {
@@ -157,13 +161,13 @@ static int build(tal_txn_t *txn, pending_t *p, const tal_tsig_key_t *key)
 	pos += 2 + soa.rrs_len;
 	p->msg_len = pos;
 	if (key != NULL) {
-		uint8_t mac[TAL_TSIG_MAC_MAX];
-		size_t mac_len;
 		rc = tal_tsig_sign(key, m, &p->msg_len, sizeof(p->msg), NULL, 0, false,
-		                   (uint64_t)time(NULL), 0, NULL, 0, mac, &mac_len);
+		                   (uint64_t)time(NULL), 0, NULL, 0, p->mac, &p->mac_len);
 		if (rc != 0) {
 			return rc;
 		}
+		p->keyed = true;
+		p->key = *key;
 	}
 	return 0;
 }
@@ -296,6 +300,7 @@ static void on_tick(uv_timer_t *t)
 			              p->apex, p->serial, p->to_text, p->tries);
 			n->gave_up++;
 			p->used = false;
+			memset(&p->key, 0, sizeof(p->key));
 			continue;
 		}
 		send_pending(n, p);
@@ -327,6 +332,37 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = sizeof(n->rx);
 }
 
+/*
+ * RFC 8945 §5.3: the answer to a signed NOTIFY must be signed with the same
+ * key over our MAC.  An answer whose TSIG reports an error (the secondary
+ * does not know our key or our signature) cannot be signed; it is logged
+ * and taken as final, as retrying cannot help.
+ */
+static bool answer_verifies(pending_t *p, const uint8_t *m, size_t len)
+{
+	tal_tsig_rr_t t;
+
+	if (tal_tsig_find(m, len, &t) != 0) {
+		tal_log_debug("notify, %s to %s: unsigned answer ignored", p->apex, p->to_text);
+		return false;
+	}
+	if (t.error != TAL_TSIG_NOERROR && t.mac_len == 0) {
+		tal_log_warnx("notify, %s serial %u to %s: key %s refused (TSIG error %u)", p->apex,
+		              p->serial, p->to_text, p->key.name, t.error);
+		p->used = false;
+		memset(&p->key, 0, sizeof(p->key));
+		return false;
+	}
+	int err = tal_tsig_verify(&p->key, m, len, &t, p->mac, p->mac_len, false,
+	                          (uint64_t)time(NULL));
+	if (err != TAL_TSIG_NOERROR) {
+		tal_log_debug("notify, %s to %s: answer fails TSIG (%d), ignored", p->apex,
+		              p->to_text, err);
+		return false;
+	}
+	return true;
+}
+
 static void on_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *from,
                     unsigned flags)
 {
@@ -346,6 +382,9 @@ static void on_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const struc
 		pending_t *p = &n->pending[i];
 		if (p->used && p->id == id && same_addr(&p->to, from)) {
 			int rcode = fl & 0x0F;
+			if (p->keyed && !answer_verifies(p, m, (size_t)nread)) {
+				return; /* not from the holder of the key: keep trying */
+			}
 			if (rcode == 0) {
 				tal_log_info("notify, %s serial %u to %s: acknowledged", p->apex,
 				             p->serial, p->to_text);
@@ -355,6 +394,7 @@ static void on_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const struc
 				              p->apex, p->serial, p->to_text, rcode);
 			}
 			p->used = false;
+			memset(&p->key, 0, sizeof(p->key));
 			return;
 		}
 	}

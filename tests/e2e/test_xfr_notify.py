@@ -53,12 +53,21 @@ def main():
         serial = t.query(ZONE, "SOA").answer[0][0].serial
         # At start-up tallowd notifies every target once.
         got = []
-        for _ in range(3):
+        for i in range(3):
             data, addr, when = receive(signed, 5)
             if data is None:
                 break
             got.append((data, addr, when))
-        harness.check(len(got) == 3, "unanswered NOTIFYs are sent again (%d seen)" % len(got))
+            if i == 1:
+                # An unsigned answer to a signed NOTIFY proves nothing: ignored.
+                q = dns.message.from_wire(data, keyring=ring)
+                w = dns.message.Message(id=q.id)
+                w.flags = dns.flags.QR | dns.flags.AA
+                w.set_opcode(dns.opcode.NOTIFY)
+                w.question = q.question
+                signed.sendto(w.to_wire(), addr)
+        harness.check(len(got) == 3, "NOTIFYs unanswered, or answered without the key, are "
+                      "sent again (%d seen)" % len(got))
         if got:
             msgs = []
             for data, _, _ in got:
@@ -77,16 +86,19 @@ def main():
             if len(got) == 3:
                 gap1 = got[1][2] - got[0][2]
                 gap2 = got[2][2] - got[1][2]
-                harness.check(0.7 < gap1 < 1.8 and 1.6 < gap2 < 3.0,
+                # The first may wait in the socket before we read it, so its gap
+                # looks shorter; the second gap is measured on live arrivals.
+                harness.check(gap1 < 1.8 and 1.6 < gap2 < 3.0,
                               "back-off: %.1f s, then %.1f s" % (gap1, gap2))
-                r = dns.message.make_response(msgs[2])
+                r = dns.message.make_response(msgs[2])  # signed over the NOTIFY's MAC
                 signed.sendto(r.to_wire(), got[2][1])
                 ok = False
                 deadline = time.monotonic() + 5
                 while time.monotonic() < deadline and not ok:
                     ok = "to 127.0.0.1@%d: acknowledged" % signed.getsockname()[1] in t.log()
                     time.sleep(0.1)
-                harness.check(ok, "tallowd logs the acknowledgement", t.log()[-800:])
+                harness.check(ok, "a signed answer is taken as the acknowledgement",
+                              t.log()[-800:])
         data, addr, _ = receive(plain, 2)
         m = dns.message.from_wire(data) if data else None
         harness.check(m is not None and not m.had_tsig and m.opcode() == dns.opcode.NOTIFY,
