@@ -4,6 +4,8 @@
  * Each line is formatted into one buffer and written with a single write(2),
  * so lines from several worker threads never interleave.
  */
+#include "common/log.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,8 +13,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "common/log.h"
 
 int tal_log_level_current = TAL_LOG_NOTICE;
 static const char *log_progname = "tallow";
@@ -40,7 +40,8 @@ void tal_log_set_timestamps(bool on)
 	log_timestamps = on;
 }
 
-static void log_emit(int level, int errnum, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void log_emit(int level, int errnum, const char *fmt,
+                                                           va_list ap)
 {
 	char line[2048];
 	size_t len = 0;
@@ -56,8 +57,7 @@ static void log_emit(int level, int errnum, const char *fmt, va_list ap)
 		gmtime_r(&ts.tv_sec, &tm);
 		len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ ", &tm);
 	}
-	n = snprintf(line + len, sizeof(line) - len, "%s: %s: ", log_progname,
-	             level_names[level]);
+	n = snprintf(line + len, sizeof(line) - len, "%s: %s: ", log_progname, level_names[level]);
 	if (n > 0) {
 		len += (size_t)n < sizeof(line) - len ? (size_t)n : sizeof(line) - len - 1;
 	}
@@ -79,12 +79,12 @@ static void log_emit(int level, int errnum, const char *fmt, va_list ap)
 	(void)w;
 }
 
-#define LOG_BODY(level, errnum)                                                                    \
-	do {                                                                                       \
-		va_list ap;                                                                        \
-		va_start(ap, fmt);                                                                 \
-		log_emit((level), (errnum), fmt, ap);                                              \
-		va_end(ap);                                                                        \
+#define LOG_BODY(level, errnum)                       \
+	do {                                          \
+		va_list ap;                           \
+		va_start(ap, fmt);                    \
+		log_emit((level), (errnum), fmt, ap); \
+		va_end(ap);                           \
 	} while (0)
 
 void tal_log_err(const char *fmt, ...)

@@ -665,8 +665,8 @@ static const char *const class_why[C_MAX] = {
 	[C_OPT_RDATA] =
 	        "OPT options do not tile its RDATA: FORMERR per RFC 6891 6.1.2, ldns keeps a blob",
 	[C_RDATA] =
-	        "RDATA of skipped records: tallow trusts RDLENGTH (RFC 1035 4.1.3), ldns parses "
-	        "fields by type and desynchronises when they disagree",
+	        ("RDATA of skipped records: tallow trusts RDLENGTH (RFC 1035 4.1.3), ldns parses "
+	         "fields by type and desynchronises when they disagree"),
 };
 
 /* Is ldns's verdict different once skipped records' types are made opaque? */

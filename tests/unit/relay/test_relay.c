@@ -100,7 +100,7 @@ static void test_not_ours(void)
 	expect_kind("v=TAL", TAL_RELAY_TXT_OTHER);
 	expect_kind("tid=" GUID_A, TAL_RELAY_TXT_OTHER);
 	expect_kind("v=spf1 -all", TAL_RELAY_TXT_OTHER);
-	expect_kind("v=TAL10; tid=" GUID_A, TAL_RELAY_TXT_OTHER);
+	expect_kind(("v=TAL10; tid=" GUID_A), TAL_RELAY_TXT_OTHER);
 	expect_kind("v=TAL2; tid=" GUID_A, TAL_RELAY_TXT_OTHER);
 	expect_kind("v=TAL1x", TAL_RELAY_TXT_OTHER);
 	expect_kind("v=TAL1 tid=" GUID_A, TAL_RELAY_TXT_OTHER);
@@ -355,7 +355,7 @@ static void test_decide(void)
 	is_int(TAL_RELAY_NONE, res.decision, "NODATA: no policy");
 	is_str("no TAL1 record at example.com.tenants.test", res.reason, "NODATA reason");
 
-	const char *others[] = { "v=spf1 -all", "v=TAL10; tid=" GUID_A, "hello" };
+	const char *others[] = { "v=spf1 -all", ("v=TAL10; tid=" GUID_A), "hello" };
 	decide(others, 3, ID_A, &res);
 	is_int(TAL_RELAY_NONE, res.decision, "only foreign TXT: no policy");
 
