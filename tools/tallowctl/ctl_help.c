@@ -4,7 +4,8 @@
  *
  * Each text is a small manual page: usage, description, options, exit
  * status, examples, and the environment.  tallowctl(1) and
- * docs/tallowctl.md say the same things at more length; keep them in step.
+ * the README's tallowctl section say the same things at more length; keep
+ * them in step.
  */
 #include "tools/tallowctl/ctl.h"
 
