@@ -37,7 +37,8 @@ Peers at 10,000,000 domains need ~18 GiB (NSD) of memory: by default NSD
 and Knot only run up to --peers-max (1,000,000); above it tallowd and the
 floor run alone.  --work DIR keeps generated data and databases between
 invocations (generation of 10M takes a few minutes); --tallowd/--tallowctl
-run other binaries (e.g. an older build for a before/after figure).
+run other binaries; --before PATH runs a second tallowd binary (e.g. the build
+before an optimisation) as server "before", side by side with the others.
 """
 
 import argparse
@@ -344,6 +345,10 @@ def make_servers(n, work, data, db, want, args):
         port = free_port()
         servers.append(Server("tallowd", [binary("tallowd", args.tallowd), "-d", db, "-l",
                                           "127.0.0.1:%d" % port, "-t", "1", "-q"], port))
+    if args.before:
+        port = free_port()
+        servers.append(Server("before", [args.before, "-d", db, "-l", "127.0.0.1:%d" % port,
+                                         "-t", "1", "-q"], port))
     if "nsd" in want:
         d = os.path.join(work, "nsd-%d" % n)
         shutil.rmtree(d, ignore_errors=True)
@@ -442,7 +447,7 @@ def bump_zonefile(path, name, txt):
 
 def change_latency(server, ctl, db, n, round_no, qfile, rate, limit):
     """Seconds from the change (add returned / reload started) to the first answer."""
-    name = "chg%d-%d.example.com" % (round_no, n)
+    name = "chg%d-%d-%s.example.com" % (round_no, n, server.name)
     guid = "00000000-0000-4000-8000-%012x" % round_no
     load = subprocess.Popen(["taskset", "-c", CLIENT_CPU, "dnsperf", "-s", "127.0.0.1", "-p",
                              str(server.port), "-d", qfile, "-l", "30", "-c", "4", "-q", "256",
@@ -451,7 +456,7 @@ def change_latency(server, ctl, db, n, round_no, qfile, rate, limit):
     probe = Probe(server.port)
     try:
         time.sleep(1.0)  # the load is running
-        if server.name == "tallowd":
+        if server.name in ("tallowd", "before"):
             subprocess.run([ctl, "-d", db, "add", name, guid], check=True)
         elif server.name == "nsd":
             bump_zonefile(server.zonefile, name, "v=TAL1; tid=" + guid)
@@ -599,7 +604,7 @@ def report(all_res, args):
             "load", "server", "max qps", "us/q", "avg ms", "max ms", "lost",
             "us/q@Q", "avg ms", "p99 ms", "p999 ms", "lost"))
         for load in args.loads.split(","):
-            for name in ("tallowd", "knot", "nsd", "floor"):
+            for name in ("tallowd", "before", "knot", "nsd", "floor"):
                 s = res["servers"].get(name)
                 if s is None:
                     continue
@@ -621,7 +626,7 @@ def report(all_res, args):
         print()
         print("%-9s %12s %12s %12s %14s" % ("server", "1st answer", "PSS start", "PSS end",
                                              "change served"))
-        for name in ("tallowd", "knot", "nsd", "floor"):
+        for name in ("tallowd", "before", "knot", "nsd", "floor"):
             s = res["servers"].get(name)
             if s is None:
                 continue
@@ -653,6 +658,8 @@ def main():
     ap.add_argument("--json", help="write the results as JSON to this file")
     ap.add_argument("--tallowd")
     ap.add_argument("--tallowctl")
+    ap.add_argument("--before", help="another tallowd binary, run as server 'before' on the "
+                    "same database (before/after figures of an optimisation)")
     args = ap.parse_args()
     os.environ["PATH"] += ":/usr/sbin"
     for tool in ("dnsperf", "taskset", "cc") + tuple(
