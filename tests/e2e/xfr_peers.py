@@ -57,14 +57,16 @@ class Secondary:
         self.write_config()
         self._out = open(os.path.join(self.dir, "stdout.log"), "w")
         self.proc = harness.spawn(self.argv(), stdout=self._out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
+        # Generous: on a loaded machine (sanitizer builds, two shared cores) a
+        # peer can take several seconds before its first answer.
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("%s exited %d at start-up:\n%s\n%s" % (
                     self.name, self.proc.returncode, self.log(), self.stdout()))
             q = dns.message.make_query("version.server", "TXT", rdclass="CH")
             try:
-                dns.query.udp(q, "127.0.0.1", port=self.port, timeout=0.2)
+                dns.query.udp(q, "127.0.0.1", port=self.port, timeout=0.5)
                 return self
             except (dns.exception.Timeout, OSError):
                 time.sleep(0.05)
