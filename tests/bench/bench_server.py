@@ -15,6 +15,10 @@ generated deterministically) this:
 dnsperf 2.10 reports no percentiles, so the tail is shown as the maximum and
 the standard deviation.
 
+The full comparison (NSD and Knot, a recvmmsg floor, five loads, CPU per
+query at a fixed rate, start-up, memory, change latency) is bench_suite.py;
+see docs/performance.md.  This script is the quick two-server check.
+
 Not a ctest test: run it by hand on an otherwise idle machine,
   tests/bench/bench_server.py [--sizes 100000,1000000] [--duration 10] [--rounds 3]
 with TALLOW_BUILD_DIR pointing at a build (default ./build).  It uses
