@@ -713,7 +713,172 @@ typedef struct {
 	bool too_large;
 	bool changed;
 	tal_commit_result_t *res;
+	/*
+	 * Dense loading (see set_aside_infrastructure): the greatest key in
+	 * the nodes database, so a put of a greater key can append, and the
+	 * zone's non-policy nodes set aside while policies are appended, each
+	 * stored as [u8 keylen][key][u32 vallen][value].
+	 */
+	uint8_t last[TAL_KEY_MAXLEN + 1];
+	size_t lastlen;
+	bool have_last;
+	tal__buf_t aside;
+	size_t aside_off;
 } commit_t;
+
+/* memcmp order with the shorter key first on a tie: LMDB's default order. */
+static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int r = memcmp(a, b, alen < blen ? alen : blen);
+	return r != 0 ? r : (alen > blen) - (alen < blen);
+}
+
+/*
+ * Puts a node, appending when the key sorts after every key in the
+ * database.  LMDB splits a full page in the middle unless told that the
+ * insert is an append; a bulk load of sorted keys then leaves pages half
+ * full and the file about 1.7 times the size it needs to be.
+ */
+static int put_node(commit_t *c, const uint8_t *key, size_t keylen, const uint8_t *val,
+                    size_t vallen)
+{
+	unsigned flags = 0;
+
+	if (!c->have_last || key_cmp(key, keylen, c->last, c->lastlen) > 0) {
+		flags = TAL_PUT_APPEND;
+		memcpy(c->last, key, keylen);
+		c->lastlen = keylen;
+		c->have_last = true;
+	}
+	return tal_txn_put(c->txn, TAL_DB_NODES, key, keylen, val, vallen, flags);
+}
+
+/* One set-aside node: [u8 restored][u8 keylen][key][u32 vallen][value]. */
+typedef struct {
+	uint8_t *flag;
+	const uint8_t *key;
+	size_t keylen;
+	const uint8_t *val;
+	size_t vallen;
+	size_t next;
+} aside_t;
+
+static aside_t aside_at(const commit_t *c, size_t off)
+{
+	uint8_t *p = c->aside.p + off;
+	aside_t a = { p, p + 2, p[1], NULL, 0, 0 };
+	a.vallen = tal_wire_read_u32(p + 2 + a.keylen);
+	a.val = p + 2 + a.keylen + 4;
+	a.next = off + 2 + a.keylen + 4 + a.vallen;
+	return a;
+}
+
+/*
+ * A zone that holds no policy yet (a first import) keeps only its apex and
+ * the glue of in-zone name servers.  Glue such as ns1.Z sorts among the
+ * policies, so with it in place most policies land before an existing key
+ * and cannot be appended.  Such nodes are copied aside and deleted here,
+ * and put back (an ordinary insert of a few keys) once the policies are in,
+ * or just before the policy of the same name needs them.  A zone that
+ * already has policies is left alone: rewriting it would cost more than the
+ * space it saves.
+ */
+static int set_aside_infrastructure(commit_t *c)
+{
+	tal_cursor_t *cur = NULL;
+	const tal__zone_t *z = c->z;
+	tal_val_t k, v;
+	size_t n = 0;
+	int rc = tal_cursor_open(c->txn, TAL_DB_NODES, &cur);
+
+	if (rc < 0) {
+		return rc;
+	}
+	rc = tal_cursor_seek(cur, z->key, z->keylen, &k, &v);
+	while (rc == 0 && tal_key_is_below(k.data, k.len, z->key, z->keylen)) {
+		if (is_policy_node(v.data, v.len) || ++n > 64) {
+			c->aside.len = 0;
+			rc = TAL_ENOTFOUND;
+			break;
+		}
+		if (k.len > z->keylen) {
+			uint8_t hdr[6];
+			hdr[0] = 0;
+			hdr[1] = (uint8_t)k.len;
+			tal_wire_write_u32(hdr + 2, (uint32_t)v.len);
+			rc = tal__buf_put(&c->aside, hdr, 2);
+			rc = rc < 0 ? rc : tal__buf_put(&c->aside, k.data, k.len);
+			rc = rc < 0 ? rc : tal__buf_put(&c->aside, hdr + 2, 4);
+			rc = rc < 0 ? rc : tal__buf_put(&c->aside, v.data, v.len);
+			if (rc < 0) {
+				break;
+			}
+		}
+		rc = tal_cursor_next(cur, &k, &v);
+	}
+	tal_cursor_close(cur);
+	if (rc < 0 && rc != TAL_ENOTFOUND) {
+		return rc;
+	}
+	for (size_t off = 0; off < c->aside.len;) {
+		aside_t a = aside_at(c, off);
+		rc = tal_txn_del(c->txn, TAL_DB_NODES, a.key, a.keylen);
+		if (rc < 0) {
+			return rc;
+		}
+		off = a.next;
+	}
+	rc = tal_cursor_open(c->txn, TAL_DB_NODES, &cur);
+	if (rc < 0) {
+		return rc;
+	}
+	rc = tal_cursor_last(cur, &k, &v);
+	if (rc == 0 && k.len <= TAL_KEY_MAXLEN) {
+		memcpy(c->last, k.data, k.len);
+		c->lastlen = k.len;
+		c->have_last = true;
+	}
+	tal_cursor_close(cur);
+	return rc == TAL_ENOTFOUND ? 0 : rc;
+}
+
+/*
+ * Before the policy at `key` is settled: if a node set aside has the same
+ * name, put it back first so the policy keeps that node's other RRsets.
+ * Both lists are sorted, so one forward pass serves the whole commit.
+ */
+static int restore_aside_at(commit_t *c, const uint8_t *key, size_t keylen)
+{
+	while (c->aside_off < c->aside.len) {
+		aside_t a = aside_at(c, c->aside_off);
+		int cmp = key_cmp(a.key, a.keylen, key, keylen);
+		if (cmp > 0) {
+			return 0;
+		}
+		c->aside_off = a.next;
+		if (cmp == 0) {
+			*a.flag = 1;
+			return put_node(c, a.key, a.keylen, a.val, a.vallen);
+		}
+	}
+	return 0;
+}
+
+/* Puts back every node set aside that has not been put back yet. */
+static int restore_aside_all(commit_t *c)
+{
+	for (size_t off = 0; off < c->aside.len;) {
+		aside_t a = aside_at(c, off);
+		if (*a.flag == 0) {
+			int rc = put_node(c, a.key, a.keylen, a.val, a.vallen);
+			if (rc < 0) {
+				return rc;
+			}
+		}
+		off = a.next;
+	}
+	return 0;
+}
 
 static int journal_rr(commit_t *c, bool add, const uint8_t *owner, size_t ownerlen,
                       const uint8_t *rr, size_t rrlen)
@@ -1073,7 +1238,7 @@ static int settle(commit_t *c, const uint8_t *key, size_t keylen, const op_t *op
 	if (nsets == 0 && !exists) {
 		return v.data != NULL ? tal_txn_del(c->txn, TAL_DB_NODES, key, keylen) : 0;
 	}
-	return tal_txn_put(c->txn, TAL_DB_NODES, key, keylen, c->node.p, c->node.len, 0);
+	return put_node(c, key, keylen, c->node.p, c->node.len);
 }
 
 /* Replace mode: collects the keys of the zone's policies that no operation names. */
@@ -1199,6 +1364,10 @@ int tal_change_commit(tal_store_t *st, tal_change_t *ch, tal_commit_result_t *re
 			goto cleanup;
 		}
 	}
+	rc = set_aside_infrastructure(&c);
+	if (rc < 0) {
+		goto cleanup;
+	}
 	memcpy(key, c.z->key, c.z->keylen);
 	for (size_t i = 0; i < ch->nops;) {
 		const op_t *op = &ch->ops[i];
@@ -1223,11 +1392,16 @@ int tal_change_commit(tal_store_t *st, tal_change_t *ch, tal_commit_result_t *re
 			memcpy(dst + PFX_LEN, ch->arena.p + op->key_off + PFX_LEN,
 			       op->key_len - PFX_LEN);
 		}
-		rc = settle(&c, key, c.z->keylen + op->key_len, op, j - i);
+		rc = restore_aside_at(&c, key, c.z->keylen + op->key_len);
+		rc = rc < 0 ? rc : settle(&c, key, c.z->keylen + op->key_len, op, j - i);
 		if (rc < 0) {
 			goto cleanup;
 		}
 		i = j;
+	}
+	rc = restore_aside_all(&c);
+	if (rc < 0) {
+		goto cleanup;
 	}
 	for (size_t off = 0; off < drops.len;) {
 		size_t len = drops.p[off];
@@ -1260,6 +1434,7 @@ cleanup:
 		memcpy(res->failed_domain, failed, sizeof(failed));
 	}
 	tal__buf_free(&drops);
+	tal__buf_free(&c.aside);
 	tal__buf_free(&c.node);
 	tal__buf_free(&c.removed);
 	tal__buf_free(&c.added);
