@@ -615,6 +615,15 @@ int tal_store_open(const char *dir, const tal_store_opts_t *opts, tal_store_t **
 	}
 	if (rc == 0) {
 		rc = mdb_env_open(st->env, dir, MDB_NOTLS | (rdonly ? MDB_RDONLY : 0), 0644);
+		if (rc == ENOMEM || rc == EINVAL) {
+			/*
+			 * mmap refused the address range: under valgrind or a
+			 * tight `ulimit -v` the default reservation is too big.
+			 */
+			tal_log_err("open: %s: cannot map %llu MiB of address space; set "
+			            "TALLOW_MAP_SIZE to less (e.g. 4G)",
+			            dir, (unsigned long long)(map_size >> 20));
+		}
 	}
 	if (rc != 0) {
 		/* The magic was ours, so a page LMDB rejects is damage. */
