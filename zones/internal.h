@@ -77,6 +77,13 @@ typedef struct {
  */
 int tal__zone_load(tal_txn_t *txn, const char *apex, tal__zone_t *z);
 
+/*
+ * Opens a read transaction and loads zone `apex` in it, for the readers of
+ * policies and the journal.  On 0 the caller owns *txn (tal_txn_abort) and
+ * *z (free); on error both are NULL.  Errors as tal__zone_load, TAL_ENOMEM.
+ */
+int tal__zone_read_begin(tal_store_t *st, const char *apex, tal_txn_t **txn, tal__zone_t **z);
+
 /* Parses a zone value into `z` (key fields are left alone).  0 or TAL_ECORRUPT. */
 int tal__zone_decode(const uint8_t *val, size_t len, tal__zone_t *z);
 

@@ -133,19 +133,12 @@ int tal_journal_foreach(tal_store_t *st, const char *apex,
 {
 	tal_txn_t *txn = NULL;
 	tal_cursor_t *cur = NULL;
-	tal__zone_t *z = malloc(sizeof(*z));
+	tal__zone_t *z = NULL;
 	uint8_t key[TAL_JOURNAL_KEYLEN];
 	tal_val_t k, v;
 	int rc;
 
-	if (z == NULL) {
-		return TAL_ENOMEM;
-	}
-	rc = tal_txn_begin(st, TAL_TXN_READ, &txn);
-	if (rc < 0) {
-		goto cleanup;
-	}
-	rc = tal__zone_load(txn, apex, z);
+	rc = tal__zone_read_begin(st, apex, &txn, &z);
 	if (rc < 0) {
 		goto cleanup;
 	}

@@ -334,7 +334,7 @@ static bool is_policy_node(const uint8_t *v, size_t len)
 int tal_policy_get(tal_store_t *st, const char *apex, const char *domain, tal_policy_t *out)
 {
 	tal_txn_t *txn = NULL;
-	tal__zone_t *z = malloc(sizeof(*z));
+	tal__zone_t *z = NULL;
 	wt_list_t scratch = { 0 };
 	uint8_t key[TAL_KEY_MAXLEN * 2];
 	size_t cap = 0;
@@ -342,14 +342,7 @@ int tal_policy_get(tal_store_t *st, const char *apex, const char *domain, tal_po
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (z == NULL) {
-		return TAL_ENOMEM;
-	}
-	rc = tal_txn_begin(st, TAL_TXN_READ, &txn);
-	if (rc < 0) {
-		goto cleanup;
-	}
-	rc = tal__zone_load(txn, apex, z);
+	rc = tal__zone_read_begin(st, apex, &txn, &z);
 	if (rc < 0) {
 		goto cleanup;
 	}
@@ -394,21 +387,14 @@ int tal_policy_foreach(tal_store_t *st, const char *apex,
 {
 	tal_txn_t *txn = NULL;
 	tal_cursor_t *cur = NULL;
-	tal__zone_t *z = malloc(sizeof(*z));
+	tal__zone_t *z = NULL;
 	tal_policy_t p = { 0 };
 	wt_list_t scratch = { 0 };
 	size_t cap = 0;
 	tal_val_t k, v;
 	int rc;
 
-	if (z == NULL) {
-		return TAL_ENOMEM;
-	}
-	rc = tal_txn_begin(st, TAL_TXN_READ, &txn);
-	if (rc < 0) {
-		goto cleanup;
-	}
-	rc = tal__zone_load(txn, apex, z);
+	rc = tal__zone_read_begin(st, apex, &txn, &z);
 	if (rc < 0) {
 		goto cleanup;
 	}

@@ -330,6 +330,31 @@ int tal__zone_load(tal_txn_t *txn, const char *apex, tal__zone_t *z)
 	return 0;
 }
 
+int tal__zone_read_begin(tal_store_t *st, const char *apex, tal_txn_t **txn, tal__zone_t **z)
+{
+	tal__zone_t *zone = malloc(sizeof(*zone));
+	tal_txn_t *t = NULL;
+	int rc;
+
+	*txn = NULL;
+	*z = NULL;
+	if (zone == NULL) {
+		return TAL_ENOMEM;
+	}
+	rc = tal_txn_begin(st, TAL_TXN_READ, &t);
+	if (rc == 0) {
+		rc = tal__zone_load(t, apex, zone);
+	}
+	if (rc < 0) {
+		tal_txn_abort(t);
+		free(zone);
+		return rc;
+	}
+	*txn = t;
+	*z = zone;
+	return 0;
+}
+
 int tal__node_set_soa_serial(uint8_t *node, size_t len, uint32_t serial)
 {
 	tal_rrset_view_t rs;
