@@ -1224,15 +1224,16 @@ int tal_reader_lookup(tal_reader_t *rd, const uint8_t *key, size_t keylen, tal_l
 		return TAL_EINVAL;
 	}
 
-	/* The node, and whether anything lies below it: descendants' keys follow it. */
+	/*
+	 * The node or, when there is none, whether anything lies below it: the
+	 * first key after `key` is a descendant's if any is.
+	 */
 	rc = mdb_cursor_get(rd->nodes, &k, &v, keylen == 0 ? MDB_FIRST : MDB_SET_RANGE);
 	if (rc == 0) {
 		if (k.mv_size == keylen && memcmp(k.mv_data, key, keylen) == 0) {
 			out->node.data = v.mv_data;
 			out->node.len = v.mv_size;
-			rc = mdb_cursor_get(rd->nodes, &k, &v, MDB_NEXT);
-		}
-		if (rc == 0) {
+		} else {
 			out->has_children = has_prefix(&k, key, keylen);
 		}
 	}

@@ -209,12 +209,12 @@ typedef struct {
 	tal_val_t zone;	     /* zone value of the enclosing zone; data NULL: in no zone */
 	size_t apex_keylen;  /* key length of that zone's apex (its key is a prefix of qkey) */
 	tal_val_t node;	     /* node value at exactly qkey; data NULL: no node */
-	bool has_children;   /* some stored key lies strictly below qkey (RFC 8020 ENT) */
+	bool has_children;   /* no node, but some stored key lies below qkey (RFC 8020 ENT) */
 } tal_lookup_t;
 
 /*
- * Answers, inside begin/end, everything about one owner key in at most two
- * B-tree descents: the exact node (or its absence), whether names exist
+ * Answers, inside begin/end, everything about one owner key in one B-tree
+ * descent: the exact node or, when there is none, whether names exist
  * below it (so an empty non-terminal is NODATA, not NXDOMAIN), and the
  * enclosing zone: the greatest apex key that is a prefix of `key` (zones do
  * not nest, so that is the one zone).  Returns 0 (also when nothing is
