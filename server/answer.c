@@ -7,7 +7,8 @@
  * sits at offset 12, where every owner compression pointer points), then the
  * answer or the negative SOA, then glue, then OPT.  Stored RRs carry no
  * owner (common/node.h), so each one costs a two-octet pointer and a memcpy.
- * All store bytes are copied before tal_reader_end, which invalidates them.
+ * All store bytes are copied before tal_reader_end, which invalidates them
+ * (at the end of the query, or of the batch).
  *
  * Size: the OPT record is reserved up front, so it always fits.  When the
  * answer or authority section does not fit the client's limit, the
@@ -340,9 +341,10 @@ static int answer_query(tal_answerer_t *a, resp_t *r, const tal_qinfo_t *qi)
 	        qi->qname[0] == GUID_LABLEN && tal_guid_label_parse(qi->qname + 1, GUID_LABLEN, id);
 	size_t lookup_len = guid ? (size_t)klen - (GUID_LABLEN + 1) : (size_t)klen;
 
-	if (a->reader == NULL || tal_reader_begin(a->reader) != 0) {
+	if (a->reader == NULL || (!a->snap && tal_reader_begin(a->reader) != 0)) {
 		return RCODE_SERVFAIL;
 	}
+	a->snap = true;
 	int rc = tal_reader_lookup(a->reader, key, lookup_len, &lk);
 	if (rc == 0) {
 		if (lk.zone.data == NULL ||
@@ -353,7 +355,10 @@ static int answer_query(tal_answerer_t *a, resp_t *r, const tal_qinfo_t *qi)
 			rc = guid ? answer_guid(r, qi, &lk, id) : answer_node(r, qi, &lk);
 		}
 	}
-	tal_reader_end(a->reader);
+	if (!a->batch) {
+		tal_reader_end(a->reader);
+		a->snap = false;
+	}
 
 	if (rc < 0) {
 		/* Damaged store values: nothing half-written goes out. */
@@ -370,6 +375,20 @@ static int answer_query(tal_answerer_t *a, resp_t *r, const tal_qinfo_t *qi)
 		r->ar = 0;
 	}
 	return rc;
+}
+
+void tal_query_batch_begin(tal_answerer_t *a)
+{
+	a->batch = true;
+}
+
+void tal_query_batch_end(tal_answerer_t *a)
+{
+	if (a->snap) {
+		tal_reader_end(a->reader);
+		a->snap = false;
+	}
+	a->batch = false;
 }
 
 static void count_rcode(tal_query_stats_t *s, int rcode, bool nodata)

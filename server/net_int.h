@@ -46,6 +46,7 @@ typedef struct {
 	_Alignas(struct cmsghdr) uint8_t tx_cmsg[TAL_UDP_BATCH][TAL_UDP_CMSG_SPACE];
 	uint8_t rx[TAL_UDP_BATCH][TAL_UDP_RX_SLOT];
 	uint8_t tx[TAL_UDP_BATCH][TAL_UDP_TX_SLOT];
+	const void *rx_owner; /* the listener rx_msgs are set up for (net_udp.c rx_setup) */
 	tal_rrl_t rrl; /* this worker's response rate limiter, set up by the first listener */
 	bool rrl_init;
 } tal_udp_batch_t;

@@ -103,6 +103,92 @@ static void send_batch(tal_worker_t *w, int fd, unsigned n)
 	}
 }
 
+/*
+ * Points every RX slot at this listener's buffers.  Done once, and again only
+ * when another listener of the worker uses the batch (the control buffer
+ * depends on the socket); after a batch only the fields recvmmsg wrote are
+ * reset (rx_reset), not all TAL_UDP_BATCH headers.
+ */
+static void rx_setup(tal_udp_batch_t *b, const tal_listener_t *l)
+{
+	for (unsigned i = 0; i < TAL_UDP_BATCH; i++) {
+		struct msghdr *h = &b->rx_msgs[i].msg_hdr;
+		h->msg_name = &b->addr[i];
+		h->msg_namelen = sizeof(b->addr[i]);
+		h->msg_iov = &b->rx_iov[i];
+		h->msg_iovlen = 1;
+		h->msg_control = l->sock.pktinfo ? b->rx_cmsg[i] : NULL;
+		h->msg_controllen = l->sock.pktinfo ? TAL_UDP_CMSG_SPACE : 0;
+		h->msg_flags = 0;
+	}
+	b->rx_owner = l;
+}
+
+static void rx_reset(tal_udp_batch_t *b, const tal_listener_t *l, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct msghdr *h = &b->rx_msgs[i].msg_hdr;
+		h->msg_namelen = sizeof(b->addr[i]);
+		h->msg_controllen = l->sock.pktinfo ? TAL_UDP_CMSG_SPACE : 0;
+		h->msg_flags = 0;
+	}
+}
+
+/*
+ * Answers received datagrams [0, n) into TX slots and returns how many
+ * answers to send.  The whole batch is answered from one store snapshot
+ * (tal_query_batch_begin): a renew per batch, not per query, and a commit
+ * is still served by the next batch, microseconds later.
+ */
+static unsigned answer_batch(tal_worker_t *w, const tal_listener_t *l, unsigned n)
+{
+	tal_udp_batch_t *b = w->udp;
+	uint64_t now = uv_now(&w->loop);
+	unsigned nout = 0;
+
+	tal_query_batch_begin(&w->ans);
+	for (unsigned i = 0; i < n; i++) {
+		struct msghdr *h = &b->rx_msgs[i].msg_hdr;
+		if (h->msg_flags & MSG_TRUNC) {
+			w->stats.udp_oversize++;
+			continue;
+		}
+		size_t len = tal_query_answer(&w->ans, b->rx[i], b->rx_msgs[i].msg_len, b->tx[nout],
+		                              TAL_UDP_TX_SLOT, TAL_TRANSPORT_UDP);
+		if (len == 0) {
+			continue;
+		}
+		tal_rrl_action_t act =
+		        tal_rrl_check(&b->rrl, (const struct sockaddr *)&b->addr[i], now);
+		if (act == TAL_RRL_DROP) {
+			continue;
+		}
+		if (act == TAL_RRL_SLIP && (len = tal_rrl_truncate(b->tx[nout], len)) == 0) {
+			continue;
+		}
+		struct msghdr *t = &b->tx_msgs[nout].msg_hdr;
+		b->tx_iov[nout].iov_base = b->tx[nout];
+		b->tx_iov[nout].iov_len = len;
+		t->msg_name = &b->addr[i];
+		t->msg_namelen = h->msg_namelen;
+		t->msg_iov = &b->tx_iov[nout];
+		t->msg_iovlen = 1;
+		t->msg_flags = 0;
+		t->msg_control = NULL;
+		t->msg_controllen = 0;
+		if (l->sock.pktinfo) {
+			size_t cl = pktinfo_reply(h, b->tx_cmsg[nout], TAL_UDP_CMSG_SPACE);
+			if (cl > 0) {
+				t->msg_control = b->tx_cmsg[nout];
+				t->msg_controllen = cl;
+			}
+		}
+		nout++;
+	}
+	tal_query_batch_end(&w->ans);
+	return nout;
+}
+
 static void udp_readable(uv_poll_t *poll, int status, int events)
 {
 	tal_listener_t *l = poll->data;
@@ -110,20 +196,14 @@ static void udp_readable(uv_poll_t *poll, int status, int events)
 	tal_udp_batch_t *b = w->udp;
 	int fd = l->sock.udp_fd;
 
+	(void)events;
 	if (status < 0 || w->stopping) {
 		return;
 	}
+	if (b->rx_owner != l) {
+		rx_setup(b, l);
+	}
 	for (int round = 0; round < TAL_UDP_MAX_ROUNDS; round++) {
-		for (unsigned i = 0; i < TAL_UDP_BATCH; i++) {
-			struct msghdr *h = &b->rx_msgs[i].msg_hdr;
-			h->msg_name = &b->addr[i];
-			h->msg_namelen = sizeof(b->addr[i]);
-			h->msg_iov = &b->rx_iov[i];
-			h->msg_iovlen = 1;
-			h->msg_control = l->sock.pktinfo ? b->rx_cmsg[i] : NULL;
-			h->msg_controllen = l->sock.pktinfo ? TAL_UDP_CMSG_SPACE : 0;
-			h->msg_flags = 0;
-		}
 		int n = recvmmsg(fd, b->rx_msgs, TAL_UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0) {
 			if (errno == EINTR) {
@@ -135,49 +215,8 @@ static void udp_readable(uv_poll_t *poll, int status, int events)
 		}
 		w->stats.udp_recv += (unsigned)n;
 		w->stats.udp_batches++;
-		uint64_t now = uv_now(&w->loop);
-
-		unsigned nout = 0;
-		for (int i = 0; i < n; i++) {
-			struct msghdr *h = &b->rx_msgs[i].msg_hdr;
-			if (h->msg_flags & MSG_TRUNC) {
-				w->stats.udp_oversize++;
-				continue;
-			}
-			size_t len =
-			        tal_query_answer(&w->ans, b->rx[i], b->rx_msgs[i].msg_len,
-			                         b->tx[nout], TAL_UDP_TX_SLOT, TAL_TRANSPORT_UDP);
-			if (len == 0) {
-				continue;
-			}
-			tal_rrl_action_t act =
-			        tal_rrl_check(&b->rrl, (const struct sockaddr *)&b->addr[i], now);
-			if (act == TAL_RRL_DROP) {
-				continue;
-			}
-			if (act == TAL_RRL_SLIP &&
-			    (len = tal_rrl_truncate(b->tx[nout], len)) == 0) {
-				continue;
-			}
-			struct msghdr *t = &b->tx_msgs[nout].msg_hdr;
-			b->tx_iov[nout].iov_base = b->tx[nout];
-			b->tx_iov[nout].iov_len = len;
-			t->msg_name = &b->addr[i];
-			t->msg_namelen = h->msg_namelen;
-			t->msg_iov = &b->tx_iov[nout];
-			t->msg_iovlen = 1;
-			t->msg_flags = 0;
-			t->msg_control = NULL;
-			t->msg_controllen = 0;
-			if (l->sock.pktinfo) {
-				size_t cl = pktinfo_reply(h, b->tx_cmsg[nout], TAL_UDP_CMSG_SPACE);
-				if (cl > 0) {
-					t->msg_control = b->tx_cmsg[nout];
-					t->msg_controllen = cl;
-				}
-			}
-			nout++;
-		}
+		unsigned nout = answer_batch(w, l, (unsigned)n);
+		rx_reset(b, l, (unsigned)n);
 		if (nout > 0) {
 			send_batch(w, fd, nout);
 		}

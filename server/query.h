@@ -6,9 +6,10 @@
  * and a buffer for the answer, and gets back how many bytes to send (or 0:
  * send nothing).  The layer parses the header, question and OPT record with
  * a bounds-checked cursor (tal_query_parse), looks the name up through the
- * worker's tal_reader_t (one read-transaction renew/reset per query, so a
- * commit by tallowctl is served by the very next query), and writes the
- * answer from the answer-ready node bytes (common/node.h).
+ * worker's tal_reader_t, and writes the answer from the answer-ready node
+ * bytes (common/node.h).  The read snapshot is renewed per query, or once
+ * per batch between tal_query_batch_begin/end (a UDP receive batch): either
+ * way a commit by tallowctl is served by the next query or batch.
  *
  * It performs no allocation, no system call and no logging at default
  * level; per-query events are counters in tal_query_stats_t.  It never
@@ -93,7 +94,18 @@ typedef struct {
 typedef struct {
 	tal_reader_t *reader; /* borrowed; owned by the worker */
 	tal_query_stats_t stats;
+	bool batch; /* inside tal_query_batch_begin/end */
+	bool snap;  /* the reader's snapshot is open */
 } tal_answerer_t;
+
+/*
+ * Brackets requests answered from one snapshot of the store: the first
+ * lookup opens it, tal_query_batch_end closes it.  A batch must be short
+ * (one receive batch, microseconds): a held snapshot keeps the pages of
+ * older commits from being reused.
+ */
+void tal_query_batch_begin(tal_answerer_t *a);
+void tal_query_batch_end(tal_answerer_t *a);
 
 /*
  * Answers one request.  `resp` must hold `respcap` octets, at least

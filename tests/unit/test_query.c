@@ -1101,6 +1101,78 @@ static void test_zones_api(tal_store_t *st)
 	ldns_pkt_free(p);
 }
 
+/* Adds tenant `guid` to `domain` in zone `apex` through the zones API. */
+static int add_policy(tal_store_t *st, const char *apex, const char *domain, const char *guid)
+{
+	tal_change_t *ch = NULL;
+	tal_commit_result_t res = { 0 };
+	tal_tenant_t t = { .dkim = "" };
+
+	guid_bin(guid, t.id);
+	int ret = tal_change_new(apex, &ch);
+	if (ret == 0) {
+		ret = tal_change_add(ch, domain, &t);
+	}
+	if (ret == 0) {
+		ret = tal_change_commit(st, ch, &res);
+	}
+	tal_change_free(ch);
+	return ret;
+}
+
+/*
+ * A batch (one UDP receive batch) is answered from one snapshot: a commit
+ * made meanwhile is served from the next batch on, and a zone created
+ * meanwhile is found then too (the reader's zone table is rebuilt).
+ */
+static void test_batch(tal_store_t *st)
+{
+	const q_t view = { .name = GUID2 ".fabrikam.com.api.example", .type = TAL_TYPE_A };
+	const q_t other = { .name = "contoso.com.batch.example", .type = TAL_TYPE_TXT };
+	tal_zone_info_t cfg;
+
+	tal_query_batch_begin(&ans);
+	ldns_pkt *p = ask(&view, TAL_TRANSPORT_UDP);
+	ok(p && RCODE() == 3, "batch: tenant not listed yet: NXDOMAIN");
+	ldns_pkt_free(p);
+	is_int(0, add_policy(st, "api.example", "fabrikam.com", GUID2), "batch: tenant committed");
+	int ret = tal_zone_defaults(&cfg, "batch.example");
+	if (ret == 0) {
+		cfg.nns = 1;
+		snprintf(cfg.ns[0].name, sizeof(cfg.ns[0].name), "ns1.example.net");
+		ret = tal_zone_create(st, &cfg);
+	}
+	is_int(0, ret, "batch: zone created (%s)", tal_errname(ret));
+	if (ret == 0) {
+		ret = add_policy(st, "batch.example", "contoso.com", GUID1);
+	}
+	is_int(0, ret, "batch: policy in the new zone committed (%s)", tal_errname(ret));
+	p = ask(&view, TAL_TRANSPORT_UDP);
+	ok(p && RCODE() == 3, "batch: same batch, same snapshot: still NXDOMAIN");
+	ldns_pkt_free(p);
+	p = ask(&other, TAL_TRANSPORT_UDP);
+	ok(p && RCODE() == 5, "batch: same batch: the new zone is not there yet (REFUSED)");
+	ldns_pkt_free(p);
+	tal_query_batch_end(&ans);
+
+	tal_query_batch_begin(&ans);
+	p = ask(&view, TAL_TRANSPORT_UDP);
+	ok(p && RCODE() == 0 && ldns_pkt_ancount(p) == 1, "batch: next batch serves the commit");
+	ldns_pkt_free(p);
+	p = ask(&other, TAL_TRANSPORT_UDP);
+	ok(p && RCODE() == 0 && FLAG_AA() && ldns_pkt_ancount(p) == 1,
+	   "batch: next batch answers from the new zone");
+	ldns_pkt_free(p);
+	tal_query_batch_end(&ans);
+	tal_query_batch_end(&ans); /* ending twice is harmless */
+
+	/* Outside a batch every query renews: the reader is free again. */
+	p = ask(&view, TAL_TRANSPORT_TCP);
+	ok(p && RCODE() == 0, "batch: after the batch, queries answered one by one");
+	ldns_pkt_free(p);
+	ok(!ans.snap, "batch: no snapshot held after a query outside a batch");
+}
+
 static void test_stats(const tal_query_stats_t *before)
 {
 	const tal_query_stats_t *s = &ans.stats;
@@ -1161,6 +1233,7 @@ int main(void)
 		test_stats(&before);
 		test_no_reader();
 		test_zones_api(st);
+		test_batch(st);
 	}
 	tal_reader_free(rd);
 	tal_store_close(st);
