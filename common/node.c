@@ -5,9 +5,9 @@
  * against the value's size, and a value that does not parse is reported as
  * TAL_EMALF, never trusted.
  */
-#include <string.h>
-
 #include "common/node.h"
+
+#include <string.h>
 
 int tal_node_next(const uint8_t *node, size_t len, tal_node_iter_t *it, tal_rrset_view_t *out)
 {
@@ -149,38 +149,45 @@ int tal_zone_parse(const uint8_t *val, size_t len, tal_zone_view_t *out)
 	return 0;
 }
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9') {
-		return c - '0';
-	}
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f') {
-		return c - 'a' + 10;
-	}
-	return -1;
-}
+/* The value of each octet as a hex digit; X (> 15) for a non-digit. */
+#define X 0xFF
+/* clang-format off */
+static const uint8_t hex_digit[256] = {
+	 X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+	 X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+	 X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+	 0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  X,  X,  X,  X,  X,  X,
+	 X, 10, 11, 12, 13, 14, 15,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+	 X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+	 X, 10, 11, 12, 13, 14, 15,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+	 X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+	 X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+	 X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+	 X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+	 X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+	 X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+	 X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+	 X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+	 X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+};
+/* clang-format on */
+#undef X
 
 bool tal_guid_label_parse(const uint8_t *label, size_t len, uint8_t *id)
 {
-	size_t n = 0;
+	/* Where each octet's two digits start in 8-4-4-4-12. */
+	static const uint8_t at[16] = { 0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34 };
+	unsigned bad = 0;
 
-	if (len != 36) {
+	if (len != 36 || label[8] != '-' || label[13] != '-' || label[18] != '-' ||
+	    label[23] != '-') {
 		return false;
 	}
-	for (size_t i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (label[i] != '-') {
-				return false;
-			}
-			continue;
-		}
-		int hi = hexval(label[i]);
-		int lo = hexval(label[++i]);
-		if (hi < 0 || lo < 0 || i == 8 || i == 13 || i == 18 || i == 23) {
-			return false;
-		}
-		id[n++] = (uint8_t)(hi << 4 | lo);
+	for (size_t i = 0; i < 16; i++) {
+		unsigned hi = hex_digit[label[at[i]]];
+		unsigned lo = hex_digit[label[at[i] + 1]];
+		bad |= hi | lo;
+		id[i] = (uint8_t)(hi << 4 | lo);
 	}
-	return n == 16;
+	return bad < 16;
 }

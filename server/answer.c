@@ -332,14 +332,15 @@ static int answer_query(tal_answerer_t *a, resp_t *r, const tal_qinfo_t *qi)
 		return RCODE_FORMERR;
 	}
 
-	int klen = tal_query_key(qi->qname, qi->qname_len, key);
-	if (klen < 0) {
-		return RCODE_SERVFAIL;
-	}
 	/* A GUID first label is the A view: look up the parent node instead. */
 	bool guid =
 	        qi->qname[0] == GUID_LABLEN && tal_guid_label_parse(qi->qname + 1, GUID_LABLEN, id);
-	size_t lookup_len = guid ? (size_t)klen - (GUID_LABLEN + 1) : (size_t)klen;
+	size_t skip = guid ? GUID_LABLEN + 1 : 0;
+	int klen = tal_query_key(qi->qname + skip, qi->qname_len - skip, key);
+	if (klen < 0) {
+		return RCODE_SERVFAIL;
+	}
+	size_t lookup_len = (size_t)klen;
 
 	if (a->reader == NULL || (!a->snap && tal_reader_begin(a->reader) != 0)) {
 		return RCODE_SERVFAIL;

@@ -247,43 +247,45 @@ int tal_query_key(const uint8_t *name, size_t len, uint8_t *key)
 {
 	const uint64_t ones = 0x0101010101010101ULL;
 	const uint64_t high = 0x8080808080808080ULL;
-	uint8_t low[TAL_DNAME_MAXLEN + 8];
 	uint8_t offs[TAL_DNAME_MAXLEN / 2];
-	size_t n = 0;
-	size_t out = 0;
-
+	size_t n = 0, p = 0, out = 0, i = 0;
+	/* NUL octets (in a label, or an empty label) take the general path. */
 	if (len == 0 || len > TAL_DNAME_MAXLEN || memchr(name, 0, len - 1) != NULL) {
 		return tal_dname_to_key(name, len, key);
 	}
-	memcpy(low, name, len);
-	memset(low + len, 0, 8);
-	for (size_t i = 0; i < len; i += 8) {
+	while (p < len - 1) {
+		if (name[p] > TAL_LABEL_MAXLEN) {
+			return TAL_EMALF;
+		}
+		offs[n++] = (uint8_t)p;
+		p += 1 + (size_t)name[p];
+	}
+	if (p != len - 1) {
+		return TAL_EMALF;
+	}
+	/* Labels in reverse order, each followed by 0x00 ... */
+	while (n > 0) {
+		size_t off = offs[--n];
+		size_t lab = name[off];
+		memcpy(key + out, name + off + 1, lab);
+		out += lab;
+		key[out++] = 0;
+	}
+	/* ... then ASCII upper case to lower, eight octets at a time (0x00 is no letter). */
+	for (; i + 8 <= out; i += 8) {
 		uint64_t x;
-		memcpy(&x, low + i, 8);
+		memcpy(&x, key + i, 8);
 		uint64_t h = x & ~high;
 		uint64_t ge_a = h + (0x80 - 'A') * ones;
 		uint64_t gt_z = h + (0x80 - 'Z' - 1) * ones;
 		uint64_t upper = (ge_a ^ gt_z) & ~x & high;
 		x |= upper >> 2;
-		memcpy(low + i, &x, 8);
+		memcpy(key + i, &x, 8);
 	}
-	size_t p = 0;
-	while (p < len - 1) {
-		if (low[p] > TAL_LABEL_MAXLEN) {
-			return TAL_EMALF;
+	for (; i < out; i++) {
+		if ((unsigned)key[i] - 'A' < 26) {
+			key[i] = (uint8_t)(key[i] | 0x20);
 		}
-		offs[n++] = (uint8_t)p;
-		p += 1 + (size_t)low[p];
-	}
-	if (p != len - 1) {
-		return TAL_EMALF;
-	}
-	while (n > 0) {
-		size_t off = offs[--n];
-		size_t lab = low[off];
-		memcpy(key + out, low + off + 1, lab);
-		out += lab;
-		key[out++] = 0;
 	}
 	return (int)out;
 }

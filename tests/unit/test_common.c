@@ -632,6 +632,25 @@ static void test_guid(void)
 	uint8_t *p = dup_exact((const uint8_t *)g, 36);
 	ok(tal_guid_label_parse(p, 36, id), "guid: exact-size buffer");
 	free(p);
+
+	/* Every octet value, in a high and a low digit position: only hex digits pass. */
+	int wrong = 0;
+	for (unsigned c = 0; c < 256; c++) {
+		uint8_t label[36];
+		bool hex =
+		        (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+		for (size_t at = 0; at < 2; at++) {
+			memcpy(label, g, 36);
+			label[34 + at] = (uint8_t)c;
+			bool got = tal_guid_label_parse(label, 36, id);
+			unsigned v = c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+			if (got != hex || (hex && (at == 0 ? id[15] >> 4 : id[15] & 0x0F) != v)) {
+				wrong++;
+			}
+		}
+	}
+	is_int(0, wrong,
+	       "guid: each of the 256 octet values accepted iff a hex digit, valued right");
 }
 
 static void test_wire_cursor(void)
