@@ -6,12 +6,16 @@
 
 Builds the data of bench_suite.py (N domains, 1 to 3 tenants each) in a
 temporary directory, runs tallowd -t 1 under valgrind --tool=callgrind with
-collection switched on only inside tal_query_answer (so start-up and the
-network code are left out), sends one pass of a bench_suite query file with
-dnsperf at a low rate, and prints the instructions per query: the whole of
-tal_query_answer, and the parts spent in the store's reader calls and in
-parsing.  Instruction counts do not depend on the machine's load, so this
-is the figure to compare before and after a change to the query path.
+collection switched on only inside the UDP receive handler (udp_readable:
+the batch loop, the query layer, the store and the rate limiter, but not
+start-up, and not the kernel's side of the system calls), sends one pass of
+a bench_suite query file with dnsperf, and prints the instructions per
+query: the whole UDP path, tal_query_answer, and the parts spent in the
+store's reader calls and in parsing, with the receive batches (recvmmsg
+calls) and snapshots (tal_reader_begin calls) per query.  Instruction counts
+do not depend on the machine's load, so this is the figure to compare before
+and after a change to the query path; per-batch costs depend on the batch
+size, which --rate sets (the default, 2,000 q/s, gives batches of one).
 The map size is set to 4 GiB (TALLOW_MAP_SIZE): valgrind cannot reserve
 the default 64 GiB of address space.
 """
@@ -29,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench_suite as bs  # noqa: E402
 
-PARTS = ("tal_query_answer", "tal_query_parse", "tal_query_key", "tal_reader_begin",
+PARTS = ("udp_readable", "tal_query_answer", "tal_query_parse", "tal_query_key", "tal_reader_begin",
          "tal_reader_lookup", "tal_reader_end")
 
 
@@ -38,7 +42,7 @@ def main():
     ap.add_argument("--domains", type=int, default=100000)
     ap.add_argument("--load", default="mix", choices=bs.LOADS)
     ap.add_argument("--queries", type=int, default=20000)
-    ap.add_argument("--rate", type=int, default=2000)
+    ap.add_argument("--rate", type=int, default=2000, help="queries per second offered")
     ap.add_argument("--tallowd")
     ap.add_argument("--tallowctl")
     ap.add_argument("--keep", action="store_true")
@@ -64,7 +68,7 @@ def main():
         port = bs.free_port()
         out = os.path.join(tmp, "callgrind.out")
         proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
-                                 "--collect-atstart=no", "--toggle-collect=tal_query_answer",
+                                 "--collect-atstart=no", "--toggle-collect=udp_readable",
                                  tallowd, "-d", db, "-l", "127.0.0.1:%d" % port, "-t", "1", "-q"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 env=dict(os.environ, TALLOW_MAP_SIZE="4G"))
@@ -88,6 +92,17 @@ def main():
             m = re.match(r"\s*([\d,]+)\s+\([^)]*\)\s+\S*:(\w+)\b", line)
             if m and m.group(2) in PARTS and m.group(2) not in incl:
                 incl[m.group(2)] = int(m.group(1).replace(",", ""))
+        # Calls: in the calling tree each caller lists its callees once, as
+        # "> file:function (N x)"; collection was on only inside udp_readable.
+        tree = subprocess.run(["callgrind_annotate", "--tree=calling", "--threshold=100", out],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True).stdout
+        calls = {}
+        for line in tree.splitlines():
+            m = re.match(r"\s*[\d,]+\s+\([^)]*\)\s+>\s+\S*:(recvmmsg|tal_reader_begin)"
+                         r"\s+\(([\d,]+)x\)", line)
+            if m:
+                calls[m.group(1)] = calls.get(m.group(1), 0) + int(m.group(2).replace(",", ""))
         # The probe's queries are answered too; they are few and counted.
         queries = done + 1
         print("tallowd %s, %d domains, load %s, %d queries answered under callgrind"
@@ -96,11 +111,18 @@ def main():
             if part in incl:
                 print("  %-20s %8.0f instructions per query (inclusive)"
                       % (part, incl[part] / queries))
-        store = sum(incl.get(p, 0) for p in PARTS[3:])
+        for name in ("recvmmsg", "tal_reader_begin"):
+            if calls.get(name):
+                print("  %-20s %8.2f per query" % (name + " calls", calls[name] / queries))
+        store = sum(incl.get(p, 0) for p in PARTS[4:])
+        inside = sum(incl.get(p, 0) for p in PARTS[4:6])  # end may run after the batch
         if "tal_query_answer" in incl:
             print("  %-20s %8.0f" % ("store (begin+lookup+end)", store / queries))
-            print("  %-20s %8.0f" % ("query layer own", (incl["tal_query_answer"] - store)
+            print("  %-20s %8.0f" % ("query layer own", (incl["tal_query_answer"] - inside)
                                      / queries))
+        if "udp_readable" in incl and "tal_query_answer" in incl:
+            print("  %-20s %8.0f" % ("network layer own", (incl["udp_readable"]
+                                     - incl["tal_query_answer"] - (store - inside)) / queries))
     finally:
         if proc is not None:
             bs.stop(proc)
