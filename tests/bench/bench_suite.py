@@ -39,6 +39,10 @@ floor run alone.  --work DIR keeps generated data and databases between
 invocations (generation of 10M takes a few minutes); --tallowd/--tallowctl
 run other binaries; --before PATH runs a second tallowd binary (e.g. the build
 before an optimisation) as server "before", side by side with the others.
+--cold evicts each server's data from the page cache before it starts, as
+after a reboot: tallowd then reads data.mdb in through its map as it
+answers (in huge pages where the kernel can), NSD and Knot read their
+master files.
 """
 
 import argparse
@@ -312,16 +316,29 @@ zone:
 """
 
 
+def evict(path):
+    """Drops a file's pages from the page cache, as after a reboot (no root needed)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
 class Server:
-    def __init__(self, name, argv, port, workdir=None, zonefile=None):
+    def __init__(self, name, argv, port, workdir=None, zonefile=None, db=None, cold=()):
         self.name, self.argv, self.port = name, argv, port
-        self.workdir, self.zonefile = workdir, zonefile
+        self.workdir, self.zonefile, self.db = workdir, zonefile, db
+        self.cold = cold  # files evicted from the page cache before the start
         self.proc = None
         self.start_s = None
         self.pss_start = self.pss_end = None
         self.change_s = []
 
     def start(self, probe_name, limit):
+        for path in self.cold:
+            evict(path)
         t0 = time.monotonic()
         self.proc = subprocess.Popen(["taskset", "-c", SERVER_CPU] + self.argv,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -341,14 +358,23 @@ class Server:
 
 def make_servers(n, work, data, db, want, args):
     servers = []
+    cold = lambda d: (os.path.join(d, "data.mdb"),) if args.cold else ()  # noqa: E731
     if "tallowd" in want:
         port = free_port()
         servers.append(Server("tallowd", [binary("tallowd", args.tallowd), "-d", db, "-l",
-                                          "127.0.0.1:%d" % port, "-t", "1", "-q"], port))
+                                          "127.0.0.1:%d" % port, "-t", "1", "-q"], port,
+                              db=db, cold=cold(db)))
     if args.before:
+        # With --cold the two binaries get a copy each: pages one reads in, in
+        # whatever page size, would otherwise serve the other.
+        bdb = db
+        if args.cold:
+            bdb = db + "-before"
+            shutil.rmtree(bdb, ignore_errors=True)
+            shutil.copytree(db, bdb)
         port = free_port()
-        servers.append(Server("before", [args.before, "-d", db, "-l", "127.0.0.1:%d" % port,
-                                         "-t", "1", "-q"], port))
+        servers.append(Server("before", [args.before, "-d", bdb, "-l", "127.0.0.1:%d" % port,
+                                         "-t", "1", "-q"], port, db=bdb, cold=cold(bdb)))
     if "nsd" in want:
         d = os.path.join(work, "nsd-%d" % n)
         shutil.rmtree(d, ignore_errors=True)
@@ -359,7 +385,8 @@ def make_servers(n, work, data, db, want, args):
         conf = os.path.join(d, "nsd.conf")
         with open(conf, "w") as f:
             f.write(NSD_CONF.format(port=port, dir=d, zone=ZONE))
-        servers.append(Server("nsd", ["nsd", "-c", conf, "-d"], port, d, zf))
+        servers.append(Server("nsd", ["nsd", "-c", conf, "-d"], port, d, zf,
+                              cold=(zf,) if args.cold else ()))
     if "knot" in want:
         d = os.path.join(work, "knot-%d" % n)
         shutil.rmtree(d, ignore_errors=True)
@@ -370,7 +397,8 @@ def make_servers(n, work, data, db, want, args):
         conf = os.path.join(d, "knot.conf")
         with open(conf, "w") as f:
             f.write(KNOT_CONF.format(port=port, dir=d, zone=ZONE))
-        servers.append(Server("knot", ["knotd", "-c", conf], port, d, zf))
+        servers.append(Server("knot", ["knotd", "-c", conf], port, d, zf,
+                              cold=(zf,) if args.cold else ()))
     if "floor" in want:
         port = free_port()
         servers.append(Server("floor", [data["floor"], "127.0.0.1", str(port)], port))
@@ -559,7 +587,8 @@ def bench_size(n, work, args):
                 if s.name == "floor":
                     continue
                 for r in range(args.change_rounds):
-                    lat = change_latency(s, binary("tallowctl", args.tallowctl), data["db"], n,
+                    lat = change_latency(s, binary("tallowctl", args.tallowctl),
+                                         s.db or data["db"], n,
                                          r, data["mix"], args.rate // 2, 600)
                     s.change_s.append(lat)
                     print("    change %d %-8s %s" % (r + 1, s.name, "%.4f s" % lat
@@ -596,7 +625,8 @@ def ratio(res, key, metric, lower_better):
 def report(all_res, args):
     print()
     print("Medians of %d runs of %d s; servers pinned to CPU %s, dnsperf to CPU %s; "
-          "fixed rate %d q/s." % (args.rounds, args.duration, SERVER_CPU, CLIENT_CPU, args.rate))
+          "fixed rate %d q/s; %s start." % (args.rounds, args.duration, SERVER_CPU, CLIENT_CPU,
+                                            args.rate, "cold" if args.cold else "warm"))
     for res in all_res:
         print()
         print("== %d domains, %d pairs" % (res["n"], res["pairs"]))
@@ -654,6 +684,9 @@ def main():
     ap.add_argument("--import-runs", type=int, default=1)
     ap.add_argument("--peers-max", type=int, default=1000000,
                     help="largest size NSD and Knot run at (memory)")
+    ap.add_argument("--cold", action="store_true",
+                    help="start every server with its data out of the page cache, as after a "
+                    "reboot (tallowd's data.mdb, the peers' master files)")
     ap.add_argument("--work", help="keep data here and reuse it (default: a temporary dir)")
     ap.add_argument("--json", help="write the results as JSON to this file")
     ap.add_argument("--tallowd")
