@@ -26,7 +26,7 @@
 
 #define TAL_EDNS_UDP_SIZE 1232 /* advertised and used cap, per the DNS flag day 2020 */
 #define TAL_UDP_MIN_SIZE  512
-#define TAL_MSG_MAXLEN	  65535
+#define TAL_MSG_MAXLEN    65535
 
 enum tal_transport {
 	TAL_TRANSPORT_UDP = 0,
@@ -36,7 +36,7 @@ enum tal_transport {
 /* What tal_query_parse found in a request. */
 typedef struct {
 	uint16_t id;
-	uint16_t flags;	 /* header flags word as received */
+	uint16_t flags; /* header flags word as received */
 	uint8_t opcode;
 	uint16_t qdcount, ancount, nscount, arcount;
 	const uint8_t *qname; /* points into the request; uncompressed wire name */
@@ -57,11 +57,11 @@ typedef struct {
  * mean "drop"; others are answered with the given rcode.
  */
 enum tal_parse_result {
-	TAL_PARSE_DROP = -1,	  /* too short for a header, or QR=1: send nothing */
-	TAL_PARSE_OK = 0,	  /* a well-formed query */
-	TAL_PARSE_FORMERR = 1,	  /* answer FORMERR (question echoed when it parsed) */
-	TAL_PARSE_NOTIMP = 4,	  /* opcode other than QUERY */
-	TAL_PARSE_BADVERS = 16,	  /* EDNS version > 0 */
+	TAL_PARSE_DROP = -1,    /* too short for a header, or QR=1: send nothing */
+	TAL_PARSE_OK = 0,       /* a well-formed query */
+	TAL_PARSE_FORMERR = 1,  /* answer FORMERR (question echoed when it parsed) */
+	TAL_PARSE_NOTIMP = 4,   /* opcode other than QUERY */
+	TAL_PARSE_BADVERS = 16, /* EDNS version > 0 */
 };
 
 /*
