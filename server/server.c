@@ -107,7 +107,7 @@ cleanup:
 
 static int open_store(const tal_conf_t *conf, tal_store_t **st, zone_list_t *zl)
 {
-	tal_store_opts_t opts = { .flags = TAL_STORE_RDONLY | TAL_STORE_HUGEPAGES };
+	tal_store_opts_t opts = { .flags = TAL_STORE_RDONLY };
 	int rc;
 
 	rc = tal_store_open(conf->dbdir, &opts, st);

@@ -31,13 +31,10 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -512,40 +509,6 @@ cleanup:
 	return ret;
 }
 
-/*
- * Advises huge pages for the map of data.mdb (TAL_STORE_HUGEPAGES).  LMDB
- * does not tell where it mapped the file, so the mapping is found in
- * /proc/self/maps by the file's device and inode.  Best effort: a kernel
- * without file THP, or a page cache already holding the file in small
- * pages, simply keeps 4 KiB pages.
- */
-static void advise_huge(tal_store_t *st)
-{
-	struct stat sb;
-	char line[512];
-	int fd;
-
-	if (!(st->flags & TAL_STORE_HUGEPAGES) || mdb_env_get_fd(st->env, &fd) != 0 ||
-	    fstat(fd, &sb) != 0) {
-		return;
-	}
-	FILE *maps = fopen("/proc/self/maps", "re");
-	if (maps == NULL) {
-		return;
-	}
-	while (fgets(line, sizeof(line), maps) != NULL) {
-		unsigned long lo, hi, ino;
-		unsigned maj, mnr;
-		if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &maj, &mnr, &ino) == 5 &&
-		    ino == (unsigned long)sb.st_ino && maj == major(sb.st_dev) &&
-		    mnr == minor(sb.st_dev) && madvise((void *)lo, hi - lo, MADV_HUGEPAGE) != 0) {
-			tal_log_debug("open: %s: no huge pages for the map: %s", st->path,
-			              strerror(errno));
-		}
-	}
-	fclose(maps);
-}
-
 int tal_store_open(const char *dir, const tal_store_opts_t *opts, tal_store_t **out)
 {
 	unsigned flags = opts != NULL ? opts->flags : 0;
@@ -599,7 +562,7 @@ int tal_store_open(const char *dir, const tal_store_opts_t *opts, tal_store_t **
 		ret = TAL_ENOMEM;
 		goto cleanup;
 	}
-	st->flags = (rdonly ? TAL_STORE_RDONLY : 0) | (flags & TAL_STORE_HUGEPAGES);
+	st->flags = rdonly ? TAL_STORE_RDONLY : 0;
 	st->dev = dir_dev;
 	st->ino = dir_ino;
 	st->pid = getpid();
@@ -667,7 +630,6 @@ int tal_store_open(const char *dir, const tal_store_opts_t *opts, tal_store_t **
 		ret = rc == MDB_INVALID ? TAL_ECORRUPT : err_to_tal(rc);
 		goto cleanup;
 	}
-	advise_huge(st);
 	if (pthread_rwlock_init(&st->remap, NULL) != 0) {
 		ret = TAL_ENOMEM;
 		goto cleanup;
@@ -765,9 +727,6 @@ static int remap(tal_store_t *st)
 		return TAL_EAGAIN;
 	}
 	int rc = mdb_env_set_mapsize(st->env, 0);
-	if (rc == 0) {
-		advise_huge(st);
-	}
 	st->remap_gen++;
 	pthread_rwlock_unlock(&st->remap);
 	return err_to_tal(rc);

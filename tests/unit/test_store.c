@@ -913,79 +913,6 @@ static void test_map_resized(void)
 	rm_tree(base);
 }
 
-/*
- * The flags of this process's mapping of DIR/data.mdb from /proc/self/smaps
- * (the "VmFlags:" line), or "" when there is none.
- */
-static const char *map_flags(const char *dir, char *out, size_t outsize)
-{
-	char path[256], line[512];
-	bool in = false;
-
-	snprintf(path, sizeof(path), "%s/data.mdb", dir);
-	out[0] = 0;
-	FILE *f = fopen("/proc/self/smaps", "r");
-	if (f == NULL) {
-		return out;
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strstr(line, path) != NULL) {
-			in = true;
-		} else if (in && strncmp(line, "VmFlags:", 8) == 0) {
-			snprintf(out, outsize, "%.200s", line + 8);
-			out[strcspn(out, "\n")] = 0;
-			break;
-		}
-	}
-	fclose(f);
-	return out;
-}
-
-/* TAL_STORE_HUGEPAGES advises huge pages for the map (VmFlags "hg"), and only then. */
-static void test_hugepages(void)
-{
-	char base[64], flags[256], thp[128] = "";
-	tal_store_t *st = NULL;
-	tal_reader_t *rd = NULL;
-	tal_val_t v;
-	int ret;
-
-	make_tmp(base, sizeof(base));
-	is_int(0, open_store(base, TAL_STORE_CREATE, 0, &st), "hugepages: create");
-	fill(st, "h", 10, &ret);
-	is_int(0, ret, "hugepages: data");
-	ok(strstr(map_flags(base, flags, sizeof(flags)), " hg") == NULL,
-	   "hugepages: not advised without the flag");
-	tal_store_close(st);
-
-	st = NULL;
-	is_int(0, open_store(base, TAL_STORE_RDONLY | TAL_STORE_HUGEPAGES, 0, &st),
-	       "hugepages: read-only open with the flag");
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-	if (f != NULL) {
-		if (fgets(thp, sizeof(thp), f) == NULL) {
-			thp[0] = 0;
-		}
-		fclose(f);
-	}
-	if (thp[0] != 0 && strstr(thp, "[never]") == NULL) {
-		map_flags(base, flags, sizeof(flags));
-		ok(strstr(flags, " hg") != NULL, "hugepages: the map is advised (VmFlags:%.100s)",
-		   flags);
-	} else {
-		ok(true,
-		   "hugepages: this kernel has transparent huge pages off; advice not checked");
-	}
-	is_int(0, tal_reader_new(st, &rd), "hugepages: reader");
-	is_int(0, tal_reader_begin(rd), "hugepages: begin");
-	is_int(0, tal_reader_get(rd, TAL_DB_NODES, (const uint8_t *)"h000009", 7, &v),
-	       "hugepages: data read through the advised map");
-	tal_reader_end(rd);
-	tal_reader_free(rd);
-	tal_store_close(st);
-	rm_tree(base);
-}
-
 /* A full reader table: EREADERS while the holder lives, its slots reclaimed after it dies. */
 static void test_readers_full(void)
 {
@@ -1222,7 +1149,6 @@ int main(void)
 	test_two_writers();
 	test_map_size_env();
 	test_map_resized();
-	test_hugepages();
 	test_readers_full();
 	test_threads();
 	return tap_done();
