@@ -59,9 +59,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TAL_STORE_FORMAT	  1
+#define TAL_STORE_FORMAT          1
 #define TAL_STORE_MAPSIZE_DEFAULT (64ULL << 30) /* 64 GiB of address space */
-#define TAL_STORE_MAXREADERS	  1022
+#define TAL_STORE_MAXREADERS      1022
 
 typedef struct tal_store tal_store_t;
 typedef struct tal_txn tal_txn_t;
@@ -87,7 +87,7 @@ enum {
 };
 
 typedef struct {
-	unsigned flags;	   /* TAL_STORE_* */
+	unsigned flags;    /* TAL_STORE_* */
 	uint64_t map_size; /* 0: TALLOW_MAP_SIZE or the default */
 } tal_store_opts_t;
 
@@ -152,16 +152,16 @@ enum {
  * Errors: TAL_EINVAL (key length), TAL_EMAPFULL, TAL_ETXNFULL, TAL_ENOSPC,
  * TAL_EIO; after any error the transaction can only be aborted.
  */
-int tal_txn_put(tal_txn_t *txn, tal_db_t db, const uint8_t *key, size_t keylen,
-                const uint8_t *val, size_t vallen, unsigned flags);
+int tal_txn_put(tal_txn_t *txn, tal_db_t db, const uint8_t *key, size_t keylen, const uint8_t *val,
+                size_t vallen, unsigned flags);
 
 /*
  * Reserves `vallen` bytes for key and returns in *dst where to write them
  * before the next store call (LMDB's MDB_RESERVE: one copy fewer for large
  * values).
  */
-int tal_txn_reserve(tal_txn_t *txn, tal_db_t db, const uint8_t *key, size_t keylen,
-                    size_t vallen, uint8_t **dst);
+int tal_txn_reserve(tal_txn_t *txn, tal_db_t db, const uint8_t *key, size_t keylen, size_t vallen,
+                    uint8_t **dst);
 
 /* Deletes key.  0, TAL_ENOTFOUND, or a write error as for put. */
 int tal_txn_del(tal_txn_t *txn, tal_db_t db, const uint8_t *key, size_t keylen);
@@ -206,10 +206,10 @@ void tal_reader_end(tal_reader_t *rd);
 
 /* What the server needs to answer for one name. */
 typedef struct {
-	tal_val_t zone;	     /* zone value of the enclosing zone; data NULL: in no zone */
-	size_t apex_keylen;  /* key length of that zone's apex (its key is a prefix of qkey) */
-	tal_val_t node;	     /* node value at exactly qkey; data NULL: no node */
-	bool has_children;   /* no node, but some stored key lies below qkey (RFC 8020 ENT) */
+	tal_val_t zone;     /* zone value of the enclosing zone; data NULL: in no zone */
+	size_t apex_keylen; /* key length of that zone's apex (its key is a prefix of qkey) */
+	tal_val_t node;     /* node value at exactly qkey; data NULL: no node */
+	bool has_children;  /* no node, but some stored key lies below qkey (RFC 8020 ENT) */
 } tal_lookup_t;
 
 /*
