@@ -22,10 +22,10 @@
  * and on abort, error, crash or SIGKILL nothing of it remains.
  *
  * Readers never block and are never blocked (MVCC).  The server keeps one
- * tal_reader_t per worker thread and brackets every query with
- * tal_reader_begin()/tal_reader_end(): begin renews the LMDB read transaction
- * (so the next query sees the newest commit) and end resets it (so old pages
- * are not pinned).  Every tal_val_t a reader or transaction returns is
+ * tal_reader_t per worker thread and brackets every UDP receive batch (every
+ * TCP query) with tal_reader_begin()/tal_reader_end(): begin renews the LMDB
+ * read transaction (so the next batch sees the newest commit) and end resets
+ * it (so old pages are not pinned).  Every tal_val_t a reader or transaction returns is
  * borrowed from the memory map and valid only until that end/commit/abort.
  *
  * Map size: the environment reserves a large address range (default

@@ -1027,12 +1027,33 @@ static void test_no_reader(void)
 }
 
 /* A zone made through zones/, answered by server/: the formats agree. */
+/*
+ * Adds tenant `guid` to `domain` in zone `apex` through the zones API; the
+ * commit's result goes to *res when res is not NULL.
+ */
+static int add_policy(tal_store_t *st, const char *apex, const char *domain, const char *guid,
+                      tal_commit_result_t *res)
+{
+	tal_change_t *ch = NULL;
+	tal_commit_result_t r = { 0 };
+	tal_tenant_t t = { .dkim = "" };
+
+	guid_bin(guid, t.id);
+	int ret = tal_change_new(apex, &ch);
+	if (ret == 0) {
+		ret = tal_change_add(ch, domain, &t);
+	}
+	if (ret == 0) {
+		ret = tal_change_commit(st, ch, res != NULL ? res : &r);
+	}
+	tal_change_free(ch);
+	return ret;
+}
+
 static void test_zones_api(tal_store_t *st)
 {
 	tal_zone_info_t cfg;
-	tal_change_t *ch = NULL;
 	tal_commit_result_t res = { 0 };
-	tal_tenant_t t = { .dkim = "" };
 
 	int ret = tal_zone_defaults(&cfg, "api.example");
 	if (ret == 0) {
@@ -1045,15 +1066,7 @@ static void test_zones_api(tal_store_t *st)
 		ret = tal_zone_create(st, &cfg);
 	}
 	is_int(0, ret, "zones API: zone created (%s)", tal_errname(ret));
-	ret = tal_change_new("api.example", &ch);
-	guid_bin(GUID1, t.id);
-	if (ret == 0) {
-		ret = tal_change_add(ch, "fabrikam.com", &t);
-	}
-	if (ret == 0) {
-		ret = tal_change_commit(st, ch, &res);
-	}
-	tal_change_free(ch);
+	ret = add_policy(st, "api.example", "fabrikam.com", GUID1, &res);
 	is_int(0, ret, "zones API: policy committed (%s)", tal_errname(ret));
 
 	ldns_pkt *p = ask(&(q_t){ .name = "Fabrikam.com.api.example", .type = TAL_TYPE_TXT },
@@ -1101,25 +1114,6 @@ static void test_zones_api(tal_store_t *st)
 	ldns_pkt_free(p);
 }
 
-/* Adds tenant `guid` to `domain` in zone `apex` through the zones API. */
-static int add_policy(tal_store_t *st, const char *apex, const char *domain, const char *guid)
-{
-	tal_change_t *ch = NULL;
-	tal_commit_result_t res = { 0 };
-	tal_tenant_t t = { .dkim = "" };
-
-	guid_bin(guid, t.id);
-	int ret = tal_change_new(apex, &ch);
-	if (ret == 0) {
-		ret = tal_change_add(ch, domain, &t);
-	}
-	if (ret == 0) {
-		ret = tal_change_commit(st, ch, &res);
-	}
-	tal_change_free(ch);
-	return ret;
-}
-
 /*
  * A batch (one UDP receive batch) is answered from one snapshot: a commit
  * made meanwhile is served from the next batch on, and a zone created
@@ -1135,7 +1129,8 @@ static void test_batch(tal_store_t *st)
 	ldns_pkt *p = ask(&view, TAL_TRANSPORT_UDP);
 	ok(p && RCODE() == 3, "batch: tenant not listed yet: NXDOMAIN");
 	ldns_pkt_free(p);
-	is_int(0, add_policy(st, "api.example", "fabrikam.com", GUID2), "batch: tenant committed");
+	is_int(0, add_policy(st, "api.example", "fabrikam.com", GUID2, NULL),
+	       "batch: tenant committed");
 	int ret = tal_zone_defaults(&cfg, "batch.example");
 	if (ret == 0) {
 		cfg.nns = 1;
@@ -1144,7 +1139,7 @@ static void test_batch(tal_store_t *st)
 	}
 	is_int(0, ret, "batch: zone created (%s)", tal_errname(ret));
 	if (ret == 0) {
-		ret = add_policy(st, "batch.example", "contoso.com", GUID1);
+		ret = add_policy(st, "batch.example", "contoso.com", GUID1, NULL);
 	}
 	is_int(0, ret, "batch: policy in the new zone committed (%s)", tal_errname(ret));
 	p = ask(&view, TAL_TRANSPORT_UDP);
