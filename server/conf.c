@@ -40,6 +40,7 @@ enum opt_id {
 	OPT_RRL_V4,
 	OPT_RRL_V6,
 	OPT_RRL_LOOPBACK,
+	OPT_NO_INDEX,
 	OPT_CHECK,
 	OPT_HELP,
 	OPT_VERSION,
@@ -97,6 +98,11 @@ static const opt_def_t options[OPT_COUNT] = {
 	{ OPT_RRL_LOOPBACK, "rrl-loopback", 0, NULL, 1, 0, NULL,
 	  "Rate-limit loopback clients (127.0.0.0/8, ::1) too.  They are exempt by default: "
 	  "no other host can send from those addresses, so there is no one to protect." },
+	{ OPT_NO_INDEX, "no-index", 0, NULL, 1, 0, NULL,
+	  "Look every name up in the database's B-tree.  By default a background thread keeps "
+	  "an in-memory hash index of the names (about 32 octets each; rebuilt after every "
+	  "commit, while the B-tree answers) so a lookup costs two cache misses instead of a "
+	  "dozen; this option saves that memory and CPU at some cost per query." },
 	{ OPT_CHECK, "check", 0, NULL, 1, 0, NULL,
 	  "Validate the options and open the database, print the settings, exit 0 or 1." },
 	{ OPT_HELP, "help", 'h', NULL, 1, 0, NULL, "Print this help and exit." },
@@ -108,7 +114,7 @@ static const char usage_head[] =
         "               [-u USER] [--tcp-idle-timeout SECONDS] [--tcp-max-connections N]\n"
         "               [--tcp-max-per-client N] [--tcp-read-timeout SECONDS]\n"
         "               [--rrl-rate N] [--rrl-slip N] [--rrl-ipv4-prefix BITS]\n"
-        "               [--rrl-ipv6-prefix BITS] [--rrl-loopback]\n"
+        "               [--rrl-ipv6-prefix BITS] [--rrl-loopback] [--no-index]\n"
         "       tallowd --check [options]\n"
         "       tallowd --help | --version\n"
         "\n"
@@ -514,6 +520,9 @@ int tal_conf_parse(tal_conf_t *conf, int argc, char **argv, int *status)
 		case OPT_RRL_LOOPBACK:
 			conf->rrl_loopback = true;
 			break;
+		case OPT_NO_INDEX:
+			conf->no_index = true;
+			break;
 		case OPT_CHECK:
 			conf->check = true;
 			break;
@@ -572,4 +581,5 @@ void tal_conf_print(const tal_conf_t *conf, FILE *f)
 	fprintf(f, "rrl-ipv4-prefix: %u\n", conf->rrl_v4_prefix);
 	fprintf(f, "rrl-ipv6-prefix: %u\n", conf->rrl_v6_prefix);
 	fprintf(f, "rrl-loopback: %s\n", conf->rrl_loopback ? "yes" : "no");
+	fprintf(f, "index: %s\n", conf->no_index ? "no" : "yes");
 }

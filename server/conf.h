@@ -62,6 +62,7 @@ typedef struct {
 	unsigned rrl_v4_prefix;      /* IPv4 prefix length that shares one limit */
 	unsigned rrl_v6_prefix;      /* IPv6 prefix length that shares one limit */
 	bool rrl_loopback;           /* rate-limit loopback clients too */
+	bool no_index;               /* no nodes hash index (store.h) */
 	bool check;                  /* --check: validate, open the database, exit */
 } tal_conf_t;
 

@@ -422,6 +422,12 @@ int tal_server_main(int argc, char **argv)
 		goto cleanup;
 	}
 
+	if (!conf.no_index) {
+		rc = tal_store_index_start(st);
+		if (rc < 0) {
+			tal_log_warnx("index: %s; answering from the B-tree", tal_strerror(rc));
+		}
+	}
 	tal_xfr_init(st);
 	rc = tal_net_start(st, &conf, socks, conf.nlisten, conf.threads, &net);
 	free(socks); /* the descriptors are tal_net_start's now */

@@ -31,11 +31,17 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -43,6 +49,7 @@
 #include "common/dname.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "store/index.h"
 
 #define META_DB      "meta"
 #define META_FORMAT  "format"
@@ -63,6 +70,14 @@ static const char *const db_names[STORE_NDBS] = {
 	[TAL_DB_CONFIG] = "config",
 };
 
+/* A nodes index (store/index.h) and the snapshot it describes. */
+typedef struct {
+	tal_index_t *ix;
+	size_t txnid;
+	unsigned gen; /* remap generation: a remap moves the map */
+	size_t ents;  /* empty non-terminals among its keys */
+} snap_index_t;
+
 struct tal_store {
 	MDB_env *env;
 	MDB_dbi dbi[STORE_NDBS];
@@ -74,6 +89,19 @@ struct tal_store {
 	ino_t ino;
 	pid_t pid;
 	tal_store_t *next_open;
+
+	/* The nodes index, once tal_store_index_start() ran (see "Index" below). */
+	bool indexing;
+	_Atomic(snap_index_t *) index; /* the newest built, or NULL */
+	atomic_size_t ix_target;       /* snapshot of the build running or last run */
+	atomic_bool ix_want;           /* a reader found the index stale */
+	pthread_t ix_thread;
+	pthread_mutex_t ix_lock; /* ix_want's changes, ix_stop, ix_builds, the readers list */
+	pthread_cond_t ix_cond;  /* to the builder: a build is wanted, or stop */
+	pthread_cond_t ix_done;  /* from the builder: a build ended */
+	bool ix_stop;
+	tal_index_stats_t ix_stats; /* of the newest build */
+	tal_reader_t *readers;
 };
 
 /*
@@ -156,6 +184,9 @@ struct tal_reader {
 	MDB_txn *txn;
 	MDB_cursor *nodes;
 	MDB_cursor *zones;
+	const snap_index_t *ix;         /* the index, when it describes this snapshot */
+	_Atomic(snap_index_t *) hazard; /* the index this reader may be using */
+	tal_reader_t *next;             /* in st->readers */
 	bool active;
 	bool zones_renewed; /* zones cursor renewed in the current snapshot */
 	bool zc_valid;      /* the table below describes the current snapshot */
@@ -557,6 +588,10 @@ int tal_store_open(const char *dir, const tal_store_opts_t *opts, tal_store_t **
 		ret = TAL_ENOMEM;
 		goto cleanup;
 	}
+	/* With default attributes these cannot fail on Linux; nothing to undo. */
+	pthread_mutex_init(&st->ix_lock, NULL);
+	pthread_cond_init(&st->ix_cond, NULL);
+	pthread_cond_init(&st->ix_done, NULL);
 	st->path = strdup(dir);
 	if (st->path == NULL) {
 		ret = TAL_ENOMEM;
@@ -673,11 +708,14 @@ cleanup:
 	return ret;
 }
 
+static void index_stop(tal_store_t *st);
+
 void tal_store_close(tal_store_t *st)
 {
 	if (st == NULL) {
 		return;
 	}
+	index_stop(st);
 	mdb_env_close(st->env);
 	pthread_rwlock_destroy(&st->remap);
 	unregister_open(st);
@@ -1059,6 +1097,308 @@ int tal_cursor_del(tal_cursor_t *cur)
 }
 
 /*
+ * Index.
+ *
+ * tal_store_index_start() starts a thread that keeps a hash index of the
+ * nodes database (store/index.h) for the newest commit, so the server's
+ * lookups skip the B-tree descent.  The index holds places in the map of
+ * the snapshot it was built from, T.  A reader uses it only when its own
+ * snapshot is T, in the same map (remap generation): then T is, or was
+ * when the reader began, the newest commit, and the reader's snapshot
+ * keeps every page of T from reuse until tal_reader_end -- the argument
+ * of the zone table above.  A reader on any other snapshot asks for a new
+ * build and takes the B-tree meanwhile, so a commit is served at once and
+ * the index catches up in the background (a second at 1,000,000 names).
+ *
+ * Publication: the builder swaps st->index, then frees the old index once
+ * no reader holds it.  Each reader announces the index it is about to use
+ * in its hazard slot and checks that it is still published; the builder
+ * swaps, then scans the slots (all sequentially consistent), so a reader
+ * either announced the old index before the scan or sees the new one.
+ */
+static void snap_index_free(snap_index_t *si)
+{
+	if (si != NULL) {
+		tal_index_free(si->ix);
+		free(si);
+	}
+}
+
+static void index_request(tal_store_t *st)
+{
+	pthread_mutex_lock(&st->ix_lock);
+	atomic_store(&st->ix_want, true);
+	pthread_cond_signal(&st->ix_cond);
+	pthread_mutex_unlock(&st->ix_lock);
+}
+
+/* At tal_reader_begin: take the index if it describes this snapshot. */
+static void index_acquire(tal_reader_t *rd)
+{
+	tal_store_t *st = rd->st;
+	snap_index_t *si = atomic_load(&st->index);
+
+	for (;;) {
+		atomic_store(&rd->hazard, si);
+		snap_index_t *now = atomic_load(&st->index);
+		if (now == si) {
+			break;
+		}
+		si = now;
+	}
+	size_t txnid = mdb_txn_id(rd->txn);
+	if (si != NULL && si->txnid == txnid && si->gen == st->remap_gen) {
+		rd->ix = si;
+		return;
+	}
+	atomic_store_explicit(&rd->hazard, NULL, memory_order_release);
+	/* A newer snapshot than any build so far: ask for one (once). */
+	if (txnid > atomic_load(&st->ix_target) && !atomic_load(&st->ix_want)) {
+		index_request(st);
+	}
+}
+
+static bool index_in_use(tal_store_t *st, const snap_index_t *si)
+{
+	bool used = false;
+	pthread_mutex_lock(&st->ix_lock);
+	for (const tal_reader_t *rd = st->readers; rd != NULL && !used; rd = rd->next) {
+		used = atomic_load(&rd->hazard) == si;
+	}
+	pthread_mutex_unlock(&st->ix_lock);
+	return used;
+}
+
+static uint64_t index_seed(void)
+{
+	uint64_t seed;
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)getpid();
+	}
+	return seed;
+}
+
+/*
+ * Every stored key, and every name with a stored key below it (a prefix of
+ * a key ending at a label's end), into a new index.  Keys come in order,
+ * so the names above a key that are not also above the previous key are
+ * the new empty non-terminals (unless stored themselves: add_ent skips
+ * those).  0 or an MDB_* / TAL_* code.
+ */
+static int index_fill(tal_store_t *st, MDB_txn *txn, snap_index_t *si)
+{
+	MDB_stat ms;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t prev[STORE_MAXKEY];
+	size_t prevlen = 0;
+
+	int rc = mdb_stat(txn, st->dbi[TAL_DB_NODES], &ms);
+	if (rc != 0) {
+		return rc;
+	}
+	int ret = tal_index_new(ms.ms_entries + ms.ms_entries / 16, index_seed(), &si->ix);
+	if (ret != 0) {
+		return ret;
+	}
+	rc = mdb_cursor_open(txn, st->dbi[TAL_DB_NODES], &cur);
+	if (rc != 0) {
+		return rc;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const uint8_t *key = k.mv_data;
+		size_t common = 0;
+		ret = tal_index_add(si->ix, key, k.mv_size, v.mv_data, v.mv_size);
+		while (common < prevlen && common < k.mv_size && prev[common] == key[common]) {
+			common++;
+		}
+		for (size_t i = common; ret == 0 && i + 1 < k.mv_size; i++) {
+			if (key[i] == 0) {
+				size_t before = tal_index_count(si->ix);
+				ret = tal_index_add_ent(si->ix, key, i + 1);
+				si->ents += tal_index_count(si->ix) - before;
+			}
+		}
+		if (ret != 0) {
+			break;
+		}
+		prevlen = k.mv_size < sizeof(prev) ? k.mv_size : sizeof(prev);
+		memcpy(prev, key, prevlen);
+	}
+	mdb_cursor_close(cur);
+	if (ret != 0) {
+		return ret;
+	}
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Builds an index of the newest commit and publishes it. */
+static void index_build(tal_store_t *st)
+{
+	struct timespec t0, t1;
+	MDB_txn *txn = NULL;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int ret = txn_start(st, MDB_RDONLY, &txn);
+	if (ret != 0) {
+		tal_log_warnx("index: %s: %s; answering from the B-tree", st->path,
+		              tal_strerror(ret));
+		return;
+	}
+	size_t txnid = mdb_txn_id(txn);
+	unsigned gen = st->remap_gen; /* stable while the txn holds remap */
+	atomic_store(&st->ix_target, txnid);
+	snap_index_t *cur = atomic_load(&st->index);
+	if (cur != NULL && cur->txnid == txnid && cur->gen == gen) {
+		mdb_txn_abort(txn);
+		pthread_rwlock_unlock(&st->remap);
+		return;
+	}
+	snap_index_t *si = calloc(1, sizeof(*si));
+	int rc = si == NULL ? TAL_ENOMEM : index_fill(st, txn, si);
+	mdb_txn_abort(txn);
+	pthread_rwlock_unlock(&st->remap);
+	if (rc != 0) {
+		tal_log_warnx("index: %s: %s; answering from the B-tree", st->path,
+		              tal_strerror(rc < 0 ? rc : err_to_tal(rc)));
+		snap_index_free(si);
+		return;
+	}
+	si->txnid = txnid;
+	si->gen = gen;
+
+	snap_index_t *old = atomic_exchange(&st->index, si);
+	while (old != NULL && index_in_use(st, old)) {
+		usleep(1000);
+	}
+	snap_index_free(old);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	tal_log_info("index: %zu names (%zu empty non-terminals), %zu MiB, built in %.3f s "
+	             "from transaction %zu",
+	             tal_index_count(si->ix) - si->ents, si->ents, tal_index_bytes(si->ix) >> 20,
+	             secs, txnid);
+	pthread_mutex_lock(&st->ix_lock);
+	st->ix_stats = (tal_index_stats_t){
+		.builds = st->ix_stats.builds + 1,
+		.names = tal_index_count(si->ix) - si->ents,
+		.ents = si->ents,
+		.bytes = tal_index_bytes(si->ix),
+		.max_probe = tal_index_max_probe(si->ix),
+		.txnid = txnid,
+		.seconds = secs,
+	};
+	pthread_cond_broadcast(&st->ix_done);
+	pthread_mutex_unlock(&st->ix_lock);
+}
+
+static void *index_main(void *arg)
+{
+	tal_store_t *st = arg;
+	sigset_t all;
+
+	/* Signals are the server's; the build yields the CPU to the workers. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+
+	pthread_mutex_lock(&st->ix_lock);
+	for (;;) {
+		while (!atomic_load(&st->ix_want) && !st->ix_stop) {
+			pthread_cond_wait(&st->ix_cond, &st->ix_lock);
+		}
+		if (st->ix_stop) {
+			break;
+		}
+		atomic_store(&st->ix_want, false);
+		pthread_mutex_unlock(&st->ix_lock);
+		index_build(st);
+		pthread_mutex_lock(&st->ix_lock);
+	}
+	pthread_mutex_unlock(&st->ix_lock);
+	return NULL;
+}
+
+int tal_store_index_start(tal_store_t *st)
+{
+	if (st->indexing) {
+		return 0;
+	}
+	atomic_store(&st->ix_want, true);
+	int rc = pthread_create(&st->ix_thread, NULL, index_main, st);
+	if (rc != 0) {
+		atomic_store(&st->ix_want, false);
+		return tal_error_from_errno(rc);
+	}
+	st->indexing = true;
+	return 0;
+}
+
+static void index_stop(tal_store_t *st)
+{
+	if (st->indexing) {
+		pthread_mutex_lock(&st->ix_lock);
+		st->ix_stop = true;
+		pthread_cond_signal(&st->ix_cond);
+		pthread_mutex_unlock(&st->ix_lock);
+		pthread_join(st->ix_thread, NULL);
+		st->indexing = false;
+	}
+	snap_index_free(atomic_exchange(&st->index, NULL));
+	pthread_cond_destroy(&st->ix_cond);
+	pthread_cond_destroy(&st->ix_done);
+	pthread_mutex_destroy(&st->ix_lock);
+}
+
+int tal_store_index_wait(tal_store_t *st, int timeout_ms)
+{
+	MDB_envinfo info;
+	struct timespec until;
+
+	if (!st->indexing) {
+		return TAL_EINVAL;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	int ret = 0;
+	pthread_mutex_lock(&st->ix_lock);
+	for (;;) {
+		int rc = mdb_env_info(st->env, &info);
+		if (rc != 0) {
+			ret = err_to_tal(rc);
+			break;
+		}
+		const snap_index_t *si = atomic_load(&st->index);
+		if (si != NULL && si->txnid == info.me_last_txnid && si->gen == st->remap_gen) {
+			break;
+		}
+		atomic_store(&st->ix_want, true);
+		pthread_cond_signal(&st->ix_cond);
+		if (pthread_cond_timedwait(&st->ix_done, &st->ix_lock, &until) == ETIMEDOUT) {
+			ret = TAL_EAGAIN;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&st->ix_lock);
+	return ret;
+}
+
+void tal_store_index_stats(tal_store_t *st, tal_index_stats_t *out)
+{
+	pthread_mutex_lock(&st->ix_lock);
+	*out = st->ix_stats;
+	pthread_mutex_unlock(&st->ix_lock);
+}
+
+/*
  * Readers.
  */
 int tal_reader_new(tal_store_t *st, tal_reader_t **out)
@@ -1086,6 +1426,10 @@ int tal_reader_new(tal_store_t *st, tal_reader_t **out)
 		tal_reader_free(rd);
 		return err_to_tal(rc);
 	}
+	pthread_mutex_lock(&st->ix_lock);
+	rd->next = st->readers;
+	st->readers = rd;
+	pthread_mutex_unlock(&st->ix_lock);
 	*out = rd;
 	return 0;
 }
@@ -1098,6 +1442,14 @@ void tal_reader_free(tal_reader_t *rd)
 	if (rd->active) {
 		tal_reader_end(rd);
 	}
+	pthread_mutex_lock(&rd->st->ix_lock);
+	for (tal_reader_t **pp = &rd->st->readers; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == rd) {
+			*pp = rd->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&rd->st->ix_lock);
 	if (rd->nodes != NULL) {
 		mdb_cursor_close(rd->nodes);
 	}
@@ -1129,6 +1481,10 @@ int tal_reader_begin(tal_reader_t *rd)
 	    (rd->zc_txnid != mdb_txn_id(rd->txn) || rd->zc_gen != rd->st->remap_gen)) {
 		rd->zc_valid = false;
 	}
+	rd->ix = NULL;
+	if (rd->st->indexing) {
+		index_acquire(rd);
+	}
 	rd->active = true;
 	return 0;
 }
@@ -1137,6 +1493,10 @@ void tal_reader_end(tal_reader_t *rd)
 {
 	if (!rd->active) {
 		return;
+	}
+	if (rd->ix != NULL) {
+		atomic_store_explicit(&rd->hazard, NULL, memory_order_release);
+		rd->ix = NULL;
 	}
 	mdb_txn_reset(rd->txn);
 	pthread_rwlock_unlock(&rd->st->remap);
@@ -1225,16 +1585,32 @@ int tal_reader_lookup(tal_reader_t *rd, const uint8_t *key, size_t keylen, tal_l
 	}
 
 	/*
-	 * The node or, when there is none, whether anything lies below it: the
-	 * first key after `key` is a descendant's if any is.
+	 * The node or, when there is none, whether anything lies below it:
+	 * from the index when it describes this snapshot, else from the tree,
+	 * where the first key after `key` is a descendant's if any is.
 	 */
-	rc = mdb_cursor_get(rd->nodes, &k, &v, keylen == 0 ? MDB_FIRST : MDB_SET_RANGE);
-	if (rc == 0) {
-		if (k.mv_size == keylen && memcmp(k.mv_data, key, keylen) == 0) {
-			out->node.data = v.mv_data;
-			out->node.len = v.mv_size;
+	int found = TAL_INDEX_TREE;
+	if (rd->ix != NULL && keylen > 0) {
+		const uint8_t *val;
+		size_t vlen;
+		found = tal_index_find(rd->ix->ix, key, keylen, &val, &vlen);
+		if (found == TAL_INDEX_NODE) {
+			out->node.data = val;
+			out->node.len = vlen;
 		} else {
-			out->has_children = has_prefix(&k, key, keylen);
+			out->has_children = found == TAL_INDEX_ENT;
+		}
+	}
+	rc = 0;
+	if (found == TAL_INDEX_TREE) {
+		rc = mdb_cursor_get(rd->nodes, &k, &v, keylen == 0 ? MDB_FIRST : MDB_SET_RANGE);
+		if (rc == 0) {
+			if (k.mv_size == keylen && memcmp(k.mv_data, key, keylen) == 0) {
+				out->node.data = v.mv_data;
+				out->node.len = v.mv_size;
+			} else {
+				out->has_children = has_prefix(&k, key, keylen);
+			}
 		}
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND) {
@@ -1287,6 +1663,28 @@ int tal_reader_lookup(tal_reader_t *rd, const uint8_t *key, size_t keylen, tal_l
 		out->apex_keylen = k.mv_size;
 	}
 	return 0;
+}
+
+bool tal_reader_indexed(const tal_reader_t *rd)
+{
+	return rd->ix != NULL;
+}
+
+uint64_t tal_reader_prefetch(tal_reader_t *rd, const uint8_t *key, size_t keylen)
+{
+	if (rd->ix == NULL || keylen == 0) {
+		return 0;
+	}
+	uint64_t h = tal_index_hash(rd->ix->ix, key, keylen);
+	tal_index_prefetch(rd->ix->ix, h, 0);
+	return h;
+}
+
+void tal_reader_prefetch_node(tal_reader_t *rd, uint64_t token)
+{
+	if (rd->ix != NULL) {
+		tal_index_prefetch(rd->ix->ix, token, 1);
+	}
 }
 
 int tal_reader_get(tal_reader_t *rd, tal_db_t db, const uint8_t *key, size_t keylen, tal_val_t *val)

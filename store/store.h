@@ -222,9 +222,53 @@ typedef struct {
  */
 int tal_reader_lookup(tal_reader_t *rd, const uint8_t *key, size_t keylen, tal_lookup_t *out);
 
+/* True when lookups in the current snapshot go through the nodes index. */
+bool tal_reader_indexed(const tal_reader_t *rd);
+
+/*
+ * Prefetching for a batch of lookups, inside begin/end, so their cache
+ * misses overlap instead of following one another: tal_reader_prefetch for
+ * every key of the batch (starts fetching the key's index slot; returns a
+ * token), then tal_reader_prefetch_node with every token (starts fetching
+ * the nodes), then the lookups.  Hints only; without a usable index they do
+ * nothing.
+ */
+uint64_t tal_reader_prefetch(tal_reader_t *rd, const uint8_t *key, size_t keylen);
+void tal_reader_prefetch_node(tal_reader_t *rd, uint64_t token);
+
 /* Plain get inside begin/end (e.g. the apex node).  0, TAL_ENOTFOUND, TAL_EIO. */
 int tal_reader_get(tal_reader_t *rd, tal_db_t db, const uint8_t *key, size_t keylen,
                    tal_val_t *val);
+
+/*
+ * The nodes index: a hash table of every node's place in the map, so a
+ * lookup skips the B-tree descent (store/index.h; about 32 octets of
+ * memory per name).  After tal_store_index_start a background thread
+ * builds one for the newest commit, and again whenever a reader begins on
+ * a newer commit than the last build; until it is ready, and for any
+ * snapshot it does not describe, tal_reader_lookup takes the B-tree, with
+ * the same results.  For the server (one per store); tal_store_close stops
+ * the thread.  0 or an errno-derived TAL_* code.
+ */
+int tal_store_index_start(tal_store_t *st);
+
+/*
+ * Waits until the index describes the newest commit (tests, benchmarks).
+ * 0, TAL_EAGAIN after timeout_ms, TAL_EINVAL without tal_store_index_start.
+ */
+int tal_store_index_wait(tal_store_t *st, int timeout_ms);
+
+typedef struct {
+	uint64_t builds;    /* indexes built since the start */
+	size_t names;       /* of the newest: stored keys, */
+	size_t ents;        /* empty non-terminals, */
+	size_t bytes;       /* table size, */
+	unsigned max_probe; /* longest probe run, */
+	size_t txnid;       /* the transaction it describes, */
+	double seconds;     /* and how long it took to build */
+} tal_index_stats_t;
+
+void tal_store_index_stats(tal_store_t *st, tal_index_stats_t *out);
 
 /*
  * Opens a long-lived read transaction on the reader's behalf for a bulk

@@ -1,7 +1,7 @@
 /*
  * tests/unit/test_store.c -- the LMDB store (store/store.h): opening and its
- * refusals, transactions, cursors, the server's reader lookup, map
- * exhaustion and writers in two processes.
+ * refusals, transactions, cursors, the server's reader lookup and its
+ * hash index, map exhaustion and writers in two processes.
  *
  * Every test works in its own mkdtemp directory under /tmp and removes it.
  * lmdb.h is included here only to forge databases that tallow itself never
@@ -1135,6 +1135,276 @@ static void test_two_writers(void)
 	rm_tree(base);
 }
 
+/*
+ * The nodes index (store.h "The nodes index"): every lookup gives what the
+ * B-tree gives, before and after a commit, and readers keep working while
+ * the index is rebuilt and the old one freed under them.
+ */
+#define IX_GROUPS 30
+#define IX_PER    100
+
+typedef struct {
+	char name[64];
+	bool node;
+	uint8_t val[8192];
+	size_t vlen;
+	bool has_children;
+	bool zone;
+	size_t apex_keylen;
+} ix_expect_t;
+
+static int ix_names(char names[][64], int max)
+{
+	int n = 0;
+	static const char *const fixed[] = {
+		"example.com",
+		"c.example.com",
+		"b.c.example.com",
+		"a.b.c.example.com",
+		"x.a.b.c.example.com",
+		"big.example.com",
+		"grp0.example.com",
+		"nope.example.com",
+		"com",
+		"example.org",
+		"www.example.org",
+		"d1.grp99.example.com",
+		"zz.d1.grp1.example.com",
+	};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]) && n < max; i++) {
+		snprintf(names[n++], 64, "%s", fixed[i]);
+	}
+	for (int g = 0; g < IX_GROUPS && n < max; g++) {
+		snprintf(names[n++], 64, "grp%d.example.com", g);
+		for (int i = 0; i < IX_PER + 2 && n < max; i++) {
+			snprintf(names[n++], 64, "d%d.grp%d.example.com", i, g);
+		}
+	}
+	return n;
+}
+
+static void ix_record(tal_reader_t *rd, char names[][64], int n, ix_expect_t *e)
+{
+	for (int i = 0; i < n; i++) {
+		tal_lookup_t lk;
+		lookup(rd, names[i], &lk);
+		memcpy(e[i].name, names[i], sizeof(e[i].name));
+		e[i].node = lk.node.data != NULL;
+		e[i].vlen = lk.node.len < sizeof(e[i].val) ? lk.node.len : sizeof(e[i].val);
+		if (e[i].node) {
+			memcpy(e[i].val, lk.node.data, e[i].vlen);
+		}
+		e[i].has_children = lk.has_children;
+		e[i].zone = lk.zone.data != NULL;
+		e[i].apex_keylen = lk.apex_keylen;
+	}
+}
+
+/* Number of names whose lookup differs from the record. */
+static int ix_compare(tal_reader_t *rd, const ix_expect_t *e, int n)
+{
+	int bad = 0;
+	for (int i = 0; i < n; i++) {
+		tal_lookup_t lk;
+		lookup(rd, e[i].name, &lk);
+		bool same = (lk.node.data != NULL) == e[i].node &&
+		            lk.has_children == e[i].has_children &&
+		            (lk.zone.data != NULL) == e[i].zone &&
+		            lk.apex_keylen == e[i].apex_keylen &&
+		            (!e[i].node || (lk.node.len == e[i].vlen &&
+		                            memcmp(lk.node.data, e[i].val, e[i].vlen) == 0));
+		if (!same) {
+			printf("# %s differs\n", e[i].name);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+static int ix_fill(tal_txn_t *txn, const char *tag)
+{
+	char name[64], val[64];
+	static char big[6000];
+	int ret = 0;
+	memset(big, 'B', sizeof(big) - 1);
+	ret |= put_name(txn, TAL_DB_ZONES, "example.com", "zone-com");
+	ret |= put_name(txn, TAL_DB_ZONES, "example.org", "zone-org");
+	ret |= put_name(txn, TAL_DB_NODES, "example.com", "apex");
+	ret |= put_name(txn, TAL_DB_NODES, "example.org", "apex-org");
+	ret |= put_name(txn, TAL_DB_NODES, "a.b.c.example.com", "deep");
+	ret |= put_name(txn, TAL_DB_NODES, "big.example.com", big); /* overflow pages */
+	for (int g = 0; g < IX_GROUPS; g++) {
+		for (int i = 0; i < IX_PER; i++) {
+			snprintf(name, sizeof(name), "d%d.grp%d.example.com", i, g);
+			snprintf(val, sizeof(val), "%s-%d-%d", tag, g, i);
+			ret |= put_name(txn, TAL_DB_NODES, name, val);
+		}
+	}
+	return ret;
+}
+
+typedef struct {
+	tal_store_t *st;
+	volatile bool stop;
+	int lookups, bad, indexed;
+} ix_thread_t;
+
+/* Looks up d0.grp0 (not changed) and d1.grp0 (changed by every commit) in a loop. */
+static void *ix_reader_main(void *arg)
+{
+	ix_thread_t *t = arg;
+	tal_reader_t *rd;
+	if (tal_reader_new(t->st, &rd) != 0) {
+		t->bad++;
+		return NULL;
+	}
+	while (!t->stop) {
+		tal_lookup_t lk;
+		if (tal_reader_begin(rd) != 0) {
+			t->bad++;
+			break;
+		}
+		t->indexed += tal_reader_indexed(rd);
+		for (int i = 0; i < 50; i++) {
+			lookup(rd, "d0.grp0.example.com", &lk);
+			t->bad += !val_is(&lk.node, "v1-0-0");
+			lookup(rd, "d1.grp0.example.com", &lk);
+			t->bad += lk.node.data == NULL || lk.node.len < 4 ||
+			          memcmp(lk.node.data + lk.node.len - 4, "-0-1", 4) != 0;
+			lookup(rd, "grp0.example.com", &lk);
+			t->bad += lk.node.data != NULL || !lk.has_children;
+			t->lookups += 3;
+		}
+		tal_reader_end(rd);
+	}
+	tal_reader_free(rd);
+	return NULL;
+}
+
+static void test_index(void)
+{
+	char base[64];
+	static char names[IX_GROUPS * (IX_PER + 3) + 16][64];
+	static ix_expect_t before[IX_GROUPS * (IX_PER + 3) + 16];
+	tal_store_t *st = NULL;
+	tal_txn_t *txn = NULL;
+	tal_reader_t *rd = NULL;
+	tal_index_stats_t is;
+	int n = ix_names(names, (int)(sizeof(names) / sizeof(names[0])));
+
+	make_tmp(base, sizeof(base));
+	is_int(0, open_store(base, TAL_STORE_CREATE, 0, &st), "index: create");
+	is_int(0, tal_txn_begin(st, TAL_TXN_WRITE, &txn), "index: write txn");
+	is_int(0, ix_fill(txn, "v0"), "index: %d names", IX_GROUPS * IX_PER + 4);
+	is_int(0, tal_txn_commit(txn), "index: commit");
+	is_int(TAL_EINVAL, tal_store_index_wait(st, 10), "index: wait before start is EINVAL");
+
+	/* The B-tree's answers, then the index's. */
+	is_int(0, tal_reader_new(st, &rd), "index: reader");
+	tal_reader_begin(rd);
+	ok(!tal_reader_indexed(rd), "index: none before tal_store_index_start");
+	ix_record(rd, names, n, before);
+	tal_reader_end(rd);
+	ok(before[0].node && before[1].has_children && !before[7].node && !before[7].has_children,
+	   "index: the record has nodes, empty non-terminals and misses");
+
+	is_int(0, tal_store_index_start(st), "index: start");
+	is_int(0, tal_store_index_wait(st, 10000), "index: built");
+	tal_store_index_stats(st, &is);
+	is_int(IX_GROUPS * IX_PER + 4, (int)is.names, "index: stats count the stored names");
+	is_int(IX_GROUPS + 4, (int)is.ents,
+	       "index: and the empty non-terminals (grpN, c, b.c, com, org)");
+	ok(is.builds == 1 && is.bytes > 0, "index: one build");
+	tal_reader_begin(rd);
+	ok(tal_reader_indexed(rd), "index: the reader uses it");
+	is_int(0, ix_compare(rd, before, n), "index: %d lookups as the B-tree answered them", n);
+	tal_reader_end(rd);
+
+	/* A commit: served at once from the tree, then from a new index. */
+	is_int(0, tal_txn_begin(st, TAL_TXN_WRITE, &txn), "index: second write");
+	ix_fill(txn, "v1");
+	put_name(txn, TAL_DB_NODES, "d101.grp3.example.com", "new");
+	put_name(txn, TAL_DB_NODES, "zz.d1.grp1.example.com", "below");
+	uint8_t key[TAL_KEY_MAXLEN];
+	size_t kl = key_of("d5.grp0.example.com", key);
+	is_int(0, tal_txn_del(txn, TAL_DB_NODES, key, kl), "index: delete one");
+	kl = key_of("a.b.c.example.com", key);
+	is_int(0, tal_txn_del(txn, TAL_DB_NODES, key, kl), "index: delete the deep one");
+	is_int(0, tal_txn_commit(txn), "index: commit the change");
+
+	static ix_expect_t after[sizeof(before) / sizeof(before[0])];
+	tal_reader_begin(rd);
+	ok(!tal_reader_indexed(rd), "index: stale after a commit: the tree answers");
+	ix_record(rd, names, n, after);
+	tal_reader_end(rd);
+	tal_lookup_t lk;
+	tal_reader_begin(rd);
+	lookup(rd, "d101.grp3.example.com", &lk);
+	ok(val_is(&lk.node, "new"), "index: the new name is served at once");
+	lookup(rd, "c.example.com", &lk);
+	ok(lk.node.data == NULL && !lk.has_children, "index: c.example.com is gone with a.b.c");
+	tal_reader_end(rd);
+
+	is_int(0, tal_store_index_wait(st, 10000), "index: rebuilt");
+	tal_store_index_stats(st, &is);
+	ok(is.builds >= 2, "index: a second build");
+	tal_reader_begin(rd);
+	ok(tal_reader_indexed(rd), "index: the reader uses the new one");
+	is_int(0, ix_compare(rd, after, n), "index: every lookup as the tree answered it");
+	lookup(rd, "d1.grp1.example.com", &lk);
+	ok(val_is(&lk.node, "v1-1-1"), "index: a changed value");
+	lookup(rd, "d5.grp0.example.com", &lk);
+	ok(lk.node.data == NULL && !lk.has_children, "index: a deleted name");
+	lookup(rd, "big.example.com", &lk);
+	ok(lk.node.len == 5999, "index: the big value (left to the tree)");
+	tal_reader_end(rd);
+
+	/* Readers on two threads while commits keep the builder busy. */
+	ix_thread_t t[2] = { { .st = st }, { .st = st } };
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++) {
+		pthread_create(&th[i], NULL, ix_reader_main, &t[i]);
+	}
+	int ret = 0;
+	for (int c = 0; c < 40; c++) {
+		char tag[16], val[64];
+		snprintf(tag, sizeof(tag), "c%d", c);
+		ret |= tal_txn_begin(st, TAL_TXN_WRITE, &txn);
+		if (ret == 0) {
+			snprintf(val, sizeof(val), "%s-0-1", tag);
+			ret |= put_name(txn, TAL_DB_NODES, "d1.grp0.example.com", val);
+			for (int i = 2; i < 40; i++) {
+				char name[64];
+				snprintf(name, sizeof(name), "d%d.grp%d.example.com", i,
+				         c % IX_GROUPS);
+				ret |= put_name(txn, TAL_DB_NODES, name, tag);
+			}
+			ret |= tal_txn_commit(txn);
+		}
+		if (c % 8 == 7) {
+			ret |= tal_store_index_wait(st, 10000);
+		} else {
+			usleep(2000);
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		t[i].stop = true;
+		pthread_join(th[i], NULL);
+	}
+	is_int(0, ret, "index: 40 commits, waiting for the index every 8");
+	printf("# reader threads: %d and %d lookups, %d and %d batches on the index\n",
+	       t[0].lookups, t[1].lookups, t[0].indexed, t[1].indexed);
+	is_int(0, t[0].bad + t[1].bad, "index: readers never saw a wrong answer");
+	ok(t[0].indexed > 0 && t[1].indexed > 0, "index: both readers used the index");
+	tal_store_index_stats(st, &is);
+	ok(is.builds >= 6, "index: rebuilt as commits came (%llu builds)",
+	   (unsigned long long)is.builds);
+
+	tal_reader_free(rd);
+	tal_store_close(st);
+	rm_tree(base);
+}
+
 int main(void)
 {
 	unsetenv("TALLOW_MAP_SIZE");
@@ -1151,5 +1421,6 @@ int main(void)
 	test_map_resized();
 	test_readers_full();
 	test_threads();
+	test_index();
 	return tap_done();
 }
