@@ -294,6 +294,17 @@ static int answer_node(resp_t *r, const tal_qinfo_t *qi, const tal_lookup_t *lk)
 }
 
 /*
+ * The store key the question is looked up under: the name's own or, for
+ * the A view (a GUID first label, parsed into `id`), its parent's.
+ */
+static int question_key(const tal_qinfo_t *qi, uint8_t *key, uint8_t *id, bool *guid)
+{
+	*guid = qi->qname[0] == GUID_LABLEN && tal_guid_label_parse(qi->qname + 1, GUID_LABLEN, id);
+	size_t skip = *guid ? GUID_LABLEN + 1 : 0;
+	return tal_query_key(qi->qname + skip, qi->qname_len - skip, key);
+}
+
+/*
  * Looks the question up and writes the sections.  Returns the rcode; TC is
  * set in `r` when a required section did not fit.
  */
@@ -332,11 +343,8 @@ static int answer_query(tal_answerer_t *a, resp_t *r, const tal_qinfo_t *qi)
 		return RCODE_FORMERR;
 	}
 
-	/* A GUID first label is the A view: look up the parent node instead. */
-	bool guid =
-	        qi->qname[0] == GUID_LABLEN && tal_guid_label_parse(qi->qname + 1, GUID_LABLEN, id);
-	size_t skip = guid ? GUID_LABLEN + 1 : 0;
-	int klen = tal_query_key(qi->qname + skip, qi->qname_len - skip, key);
+	bool guid;
+	int klen = question_key(qi, key, id, &guid);
 	if (klen < 0) {
 		return RCODE_SERVFAIL;
 	}
@@ -381,6 +389,38 @@ static int answer_query(tal_answerer_t *a, resp_t *r, const tal_qinfo_t *qi)
 void tal_query_batch_begin(tal_answerer_t *a)
 {
 	a->batch = true;
+}
+
+void tal_query_prefetch(tal_answerer_t *a, const uint8_t *req, size_t reqlen)
+{
+	uint8_t key[TAL_KEY_MAXLEN];
+	uint8_t id[TAL_TENANT_IDLEN];
+	tal_qinfo_t qi;
+	bool guid;
+
+	if (!a->batch || a->npf == TAL_QUERY_PREFETCH_MAX ||
+	    tal_query_parse(req, reqlen, &qi) != TAL_PARSE_OK || qi.qclass != TAL_CLASS_IN) {
+		return;
+	}
+	int klen = question_key(&qi, key, id, &guid);
+	if (klen <= 0) {
+		return;
+	}
+	if (!a->snap) {
+		if (a->reader == NULL || tal_reader_begin(a->reader) != 0) {
+			return; /* the answer will say SERVFAIL */
+		}
+		a->snap = true;
+	}
+	a->pf[a->npf++] = tal_reader_prefetch(a->reader, key, (size_t)klen);
+}
+
+void tal_query_prefetch_nodes(tal_answerer_t *a)
+{
+	for (unsigned i = 0; i < a->npf; i++) {
+		tal_reader_prefetch_node(a->reader, a->pf[i]);
+	}
+	a->npf = 0;
 }
 
 void tal_query_batch_end(tal_answerer_t *a)

@@ -1168,6 +1168,64 @@ static void test_batch(tal_store_t *st)
 	ok(!ans.snap, "batch: no snapshot held after a query outside a batch");
 }
 
+/*
+ * With the nodes index (store.h) and a prefetched batch, as the UDP path
+ * answers, every answer is the one the B-tree gave, octet for octet.
+ */
+static void test_index(tal_store_t *st)
+{
+	static const q_t qs[] = {
+		{ .name = "contoso.com." ZONE, .type = TAL_TYPE_TXT, .edns = 1232 },
+		{ .name = "CONTOSO.com." ZONE, .type = TAL_TYPE_ANY },
+		{ .name = GUID1 ".contoso.com." ZONE, .type = TAL_TYPE_A },
+		{ .name = GUID_NONE ".contoso.com." ZONE, .type = TAL_TYPE_A },
+		{ .name = GUID1 ".nobody.example." ZONE, .type = TAL_TYPE_A },
+		{ .name = "none.example." ZONE, .type = TAL_TYPE_TXT },
+		{ .name = "big.example." ZONE, .type = TAL_TYPE_TXT, .edns = 4096 },
+		{ .name = "a." ZONE, .type = TAL_TYPE_TXT },
+		{ .name = "b.a." ZONE, .type = TAL_TYPE_A },
+		{ .name = "c.b.a." ZONE, .type = TAL_TYPE_TXT },
+		{ .name = "nobody.example." ZONE, .type = TAL_TYPE_TXT },
+		{ .name = ZONE, .type = TAL_TYPE_SOA },
+		{ .name = "ns1." ZONE, .type = TAL_TYPE_A },
+		{ .name = "example.net", .type = TAL_TYPE_TXT },
+		{ .name = "contoso.com.api.example", .type = TAL_TYPE_TXT },
+	};
+	enum { N = sizeof(qs) / sizeof(qs[0]) };
+	static uint8_t req[N][512], want[N][TAL_EDNS_UDP_SIZE];
+	static uint8_t got[TAL_EDNS_UDP_SIZE];
+	size_t reqlen[N], wantlen[N];
+
+	for (int i = 0; i < N; i++) {
+		make_query(&qs[i]);
+		memcpy(req[i], qbuf, qlen);
+		reqlen[i] = qlen;
+		wantlen[i] = tal_query_answer(&ans, req[i], reqlen[i], want[i], sizeof(want[i]),
+		                              TAL_TRANSPORT_UDP);
+	}
+	is_int(0, tal_store_index_start(st), "index: started");
+	is_int(0, tal_store_index_wait(st, 10000), "index: built");
+
+	tal_query_batch_begin(&ans);
+	for (int i = 0; i < N; i++) {
+		tal_query_prefetch(&ans, req[i], reqlen[i]);
+	}
+	tal_query_prefetch(&ans, (const uint8_t *)"\1\2", 2); /* junk is skipped */
+	tal_query_prefetch_nodes(&ans);
+	ok(ans.snap && tal_reader_indexed(ans.reader), "index: the batch answers from the index");
+	int bad = 0;
+	for (int i = 0; i < N; i++) {
+		size_t n = tal_query_answer(&ans, req[i], reqlen[i], got, sizeof(got),
+		                            TAL_TRANSPORT_UDP);
+		if (n != wantlen[i] || memcmp(got, want[i], n) != 0) {
+			printf("# %s: answer differs\n", qs[i].name);
+			bad++;
+		}
+	}
+	tal_query_batch_end(&ans);
+	is_int(0, bad, "index: %d answers as the B-tree gave them", N);
+}
+
 static void test_stats(const tal_query_stats_t *before)
 {
 	const tal_query_stats_t *s = &ans.stats;
@@ -1229,6 +1287,7 @@ int main(void)
 		test_no_reader();
 		test_zones_api(st);
 		test_batch(st);
+		test_index(st);
 	}
 	tal_reader_free(rd);
 	tal_store_close(st);
