@@ -16,6 +16,9 @@ calls) and snapshots (tal_reader_begin calls) per query.  Instruction counts
 do not depend on the machine's load, so this is the figure to compare before
 and after a change to the query path; per-batch costs depend on the batch
 size, which --rate sets (the default, 2,000 q/s, gives batches of one).
+tallowd's index is built first (in the background, not counted); with
+--no-index every lookup descends the B-tree.  Instructions are not time:
+the index saves mostly cache misses, which callgrind does not see.
 The map size is set to 4 GiB (TALLOW_MAP_SIZE): valgrind cannot reserve
 the default 64 GiB of address space.
 """
@@ -34,7 +37,7 @@ sys.path.insert(0, HERE)
 import bench_suite as bs  # noqa: E402
 
 PARTS = ("udp_readable", "tal_query_answer", "tal_query_parse", "tal_query_key", "tal_reader_begin",
-         "tal_reader_lookup", "tal_reader_end")
+         "tal_reader_lookup", "tal_reader_end", "tal_query_prefetch", "tal_query_prefetch_nodes")
 
 
 def main():
@@ -45,6 +48,8 @@ def main():
     ap.add_argument("--rate", type=int, default=2000, help="queries per second offered")
     ap.add_argument("--tallowd")
     ap.add_argument("--tallowctl")
+    ap.add_argument("--no-index", action="store_true",
+                    help="run tallowd --no-index (lookups in the B-tree only)")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     for tool in ("valgrind", "callgrind_annotate", "dnsperf"):
@@ -67,16 +72,27 @@ def main():
 
         port = bs.free_port()
         out = os.path.join(tmp, "callgrind.out")
-        proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
-                                 "--collect-atstart=no", "--toggle-collect=udp_readable",
-                                 tallowd, "-d", db, "-l", "127.0.0.1:%d" % port, "-t", "1", "-q"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env=dict(os.environ, TALLOW_MAP_SIZE="4G"))
+        log = os.path.join(tmp, "tallowd.log")
+        with open(log, "w") as err:
+            proc = subprocess.Popen(["valgrind", "--tool=callgrind",
+                                     "--callgrind-out-file=" + out, "--collect-atstart=no",
+                                     "--toggle-collect=udp_readable", tallowd, "-d", db, "-l",
+                                     "127.0.0.1:%d" % port, "-t", "1"]
+                                    + (["--no-index"] if args.no_index else []),
+                                    stdout=subprocess.DEVNULL, stderr=err,
+                                    env=dict(os.environ, TALLOW_MAP_SIZE="4G"))
         probe = bs.Probe(port)
         ok = probe.wait("%s.%s" % (bs.domain(0), bs.ZONE), 16, 120, 0.5) is not None
         probe.close()
         if not ok:
             sys.exit("bench_callgrind: tallowd under valgrind did not answer")
+        # The index is built in the background; count the answers made with it.
+        deadline = time.monotonic() + 600
+        while not args.no_index and time.monotonic() < deadline:
+            with open(log, errors="replace") as f:
+                if "index: " in f.read():
+                    break
+            time.sleep(0.1)
         cp = subprocess.run(["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", qfile, "-n",
                              "1", "-Q", str(args.rate), "-c", "1", "-q", "64", "-t", "5"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -114,15 +130,18 @@ def main():
         for name in ("recvmmsg", "tal_reader_begin"):
             if calls.get(name):
                 print("  %-20s %8.2f per query" % (name + " calls", calls[name] / queries))
-        store = sum(incl.get(p, 0) for p in PARTS[4:])
+        store = sum(incl.get(p, 0) for p in PARTS[4:7])
+        prefetch = sum(incl.get(p, 0) for p in PARTS[7:])
         inside = sum(incl.get(p, 0) for p in PARTS[4:6])  # end may run after the batch
         if "tal_query_answer" in incl:
             print("  %-20s %8.0f" % ("store (begin+lookup+end)", store / queries))
             print("  %-20s %8.0f" % ("query layer own", (incl["tal_query_answer"] - inside)
                                      / queries))
         if "udp_readable" in incl and "tal_query_answer" in incl:
+            print("  %-20s %8.0f" % ("batch prefetch", prefetch / queries))
             print("  %-20s %8.0f" % ("network layer own", (incl["udp_readable"]
-                                     - incl["tal_query_answer"] - (store - inside)) / queries))
+                                     - incl["tal_query_answer"] - (store - inside)
+                                     - prefetch) / queries))
     finally:
         if proc is not None:
             bs.stop(proc)

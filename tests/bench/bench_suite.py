@@ -38,10 +38,14 @@ and Knot only run up to --peers-max (1,000,000); above it tallowd and the
 floor run alone.  --work DIR keeps generated data and databases between
 invocations (generation of 10M takes a few minutes); --tallowd/--tallowctl
 run other binaries; --before PATH runs a second tallowd binary (e.g. the build
-before an optimisation) as server "before", side by side with the others.
+before an optimisation) as server "before", side by side with the others;
+--servers ...,tree adds tallowd --no-index (its B-tree only) as server "tree".
+tallowd answers at once and builds its in-memory index in the background;
+the runs start once the index is built (the time is printed), so no run
+pays for the build.
 --cold evicts each server's data from the page cache before it starts, as
 after a reboot: tallowd then reads data.mdb in through its map as it
-answers (in huge pages where the kernel can), NSD and Knot read their
+answers (its index build reads it all in), NSD and Knot read their
 master files.
 """
 
@@ -327,12 +331,15 @@ def evict(path):
 
 
 class Server:
-    def __init__(self, name, argv, port, workdir=None, zonefile=None, db=None, cold=()):
+    def __init__(self, name, argv, port, workdir=None, zonefile=None, db=None, cold=(),
+                 log=None):
         self.name, self.argv, self.port = name, argv, port
         self.workdir, self.zonefile, self.db = workdir, zonefile, db
         self.cold = cold  # files evicted from the page cache before the start
+        self.log = log  # tallowd's stderr, to see when its index is ready
         self.proc = None
         self.start_s = None
+        self.index_s = None
         self.pss_start = self.pss_end = None
         self.change_s = []
 
@@ -340,8 +347,12 @@ class Server:
         for path in self.cold:
             evict(path)
         t0 = time.monotonic()
+        err = open(self.log, "w") if self.log else subprocess.DEVNULL
         self.proc = subprocess.Popen(["taskset", "-c", SERVER_CPU] + self.argv,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.DEVNULL, stderr=err)
+        if self.log:
+            err.close()
+        self.t0 = t0
         p = Probe(self.port)
         try:
             while time.monotonic() - t0 < limit:
@@ -356,14 +367,34 @@ class Server:
         return False
 
 
+    def wait_index(self, limit):
+        """tallowd answers at once from its B-tree; its index follows in the
+        background.  Runs start once it is built, so no run pays for the build."""
+        if not self.log:
+            return
+        while time.monotonic() - self.t0 < limit and self.proc.poll() is None:
+            with open(self.log, errors="replace") as f:
+                if "index: " in f.read():
+                    self.index_s = time.monotonic() - self.t0
+                    return
+            time.sleep(0.01)
+
+
 def make_servers(n, work, data, db, want, args):
     servers = []
     cold = lambda d: (os.path.join(d, "data.mdb"),) if args.cold else ()  # noqa: E731
     if "tallowd" in want:
         port = free_port()
         servers.append(Server("tallowd", [binary("tallowd", args.tallowd), "-d", db, "-l",
-                                          "127.0.0.1:%d" % port, "-t", "1", "-q"], port,
-                              db=db, cold=cold(db)))
+                                          "127.0.0.1:%d" % port, "-t", "1", "-v"], port,
+                              db=db, cold=cold(db),
+                              log=os.path.join(work, "tallowd-%d.log" % n)))
+    if "tree" in want:
+        # tallowd without its index: what the index buys, measured in the same run.
+        port = free_port()
+        servers.append(Server("tree", [binary("tallowd", args.tallowd), "-d", db, "-l",
+                                       "127.0.0.1:%d" % port, "-t", "1", "-q", "--no-index"],
+                              port, db=db, cold=cold(db)))
     if args.before:
         # With --cold the two binaries get a copy each: pages one reads in, in
         # whatever page size, would otherwise serve the other.
@@ -484,7 +515,7 @@ def change_latency(server, ctl, db, n, round_no, qfile, rate, limit):
     probe = Probe(server.port)
     try:
         time.sleep(1.0)  # the load is running
-        if server.name in ("tallowd", "before"):
+        if server.name in ("tallowd", "tree", "before"):
             subprocess.run([ctl, "-d", db, "add", name, guid], check=True)
         elif server.name == "nsd":
             bump_zonefile(server.zonefile, name, "v=TAL1; tid=" + guid)
@@ -552,7 +583,7 @@ def bench_size(n, work, args):
     data = prepare(n, work, args)
     data["floor"] = args.floor_bin
     want = [s for s in args.servers.split(",")
-            if s in ("tallowd", "floor") or n <= args.peers_max]
+            if s in ("tallowd", "tree", "floor") or n <= args.peers_max]
     servers = make_servers(n, work, data, data["db"], want, args)
     results = {"n": n, "pairs": data["pairs"], "import_rate": data["import_rate"],
                "db_bytes": data["db_bytes"], "zone_bytes": data["zone_bytes"], "servers": {}}
@@ -565,8 +596,10 @@ def bench_size(n, work, args):
                 sys.exit("bench: %s did not start" % s.name)
             time.sleep(0.5)
             s.pss_start = tree_pss(s.proc.pid)
-            print("  %-8s first answer after %.3f s, PSS %.1f MiB" % (
-                s.name, s.start_s, s.pss_start / 2**20), flush=True)
+            s.wait_index(1800)
+            print("  %-8s first answer after %.3f s, PSS %.1f MiB%s" % (
+                s.name, s.start_s, s.pss_start / 2**20,
+                ", index built after %.2f s" % s.index_s if s.index_s else ""), flush=True)
             # Warm-up, not measured: page cache, branch predictors.
             dnsperf(s.port, data["mix"], 1)
         runs = {}
@@ -634,7 +667,7 @@ def report(all_res, args):
             "load", "server", "max qps", "us/q", "avg ms", "max ms", "lost",
             "us/q@Q", "avg ms", "p99 ms", "p999 ms", "lost"))
         for load in args.loads.split(","):
-            for name in ("tallowd", "before", "knot", "nsd", "floor"):
+            for name in ("tallowd", "tree", "before", "knot", "nsd", "floor"):
                 s = res["servers"].get(name)
                 if s is None:
                     continue
@@ -656,7 +689,7 @@ def report(all_res, args):
         print()
         print("%-9s %12s %12s %12s %14s" % ("server", "1st answer", "PSS start", "PSS end",
                                              "change served"))
-        for name in ("tallowd", "before", "knot", "nsd", "floor"):
+        for name in ("tallowd", "tree", "before", "knot", "nsd", "floor"):
             s = res["servers"].get(name)
             if s is None:
                 continue
