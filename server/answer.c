@@ -308,10 +308,12 @@ static int question_key(const tal_qinfo_t *qi, uint8_t *key, uint8_t *id, bool *
  * Looks the question up and writes the sections.  Returns the rcode; TC is
  * set in `r` when a required section did not fit.
  */
-static int answer_query(tal_answerer_t *a, resp_t *r, const tal_qinfo_t *qi)
+static int answer_query(tal_answerer_t *a, resp_t *r, const tal_qinfo_t *qi,
+                        const tal_prepared_t *prep)
 {
-	uint8_t key[TAL_KEY_MAXLEN];
-	uint8_t id[TAL_TENANT_IDLEN];
+	uint8_t keybuf[TAL_KEY_MAXLEN];
+	uint8_t idbuf[TAL_TENANT_IDLEN];
+	const uint8_t *key = keybuf, *id = idbuf;
 	tal_lookup_t lk;
 	tal_qinfo_t ixfr_soa;
 	size_t start = r->pos;
@@ -344,7 +346,15 @@ static int answer_query(tal_answerer_t *a, resp_t *r, const tal_qinfo_t *qi)
 	}
 
 	bool guid;
-	int klen = question_key(qi, key, id, &guid);
+	int klen;
+	if (prep != NULL && prep->klen >= 0) {
+		key = prep->key;
+		id = prep->id;
+		guid = prep->guid;
+		klen = prep->klen;
+	} else {
+		klen = question_key(qi, keybuf, idbuf, &guid);
+	}
 	if (klen < 0) {
 		return RCODE_SERVFAIL;
 	}
@@ -393,38 +403,56 @@ void tal_query_batch_begin(tal_answerer_t *a)
 
 void tal_query_prefetch(tal_answerer_t *a, const uint8_t *req, size_t reqlen)
 {
-	uint8_t key[TAL_KEY_MAXLEN];
-	uint8_t id[TAL_TENANT_IDLEN];
-	tal_qinfo_t qi;
-	bool guid;
-
-	if (!a->batch || a->npf == TAL_QUERY_PREFETCH_MAX ||
-	    tal_query_parse(req, reqlen, &qi) != TAL_PARSE_OK || qi.qclass != TAL_CLASS_IN) {
-		return;
-	}
-	int klen = question_key(&qi, key, id, &guid);
-	if (klen <= 0) {
+	if (!a->batch || a->nprep == TAL_QUERY_PREFETCH_MAX || a->reader == NULL) {
 		return;
 	}
 	if (!a->snap) {
-		if (a->reader == NULL || tal_reader_begin(a->reader) != 0) {
+		if (tal_reader_begin(a->reader) != 0) {
 			return; /* the answer will say SERVFAIL */
 		}
 		a->snap = true;
 	}
-	a->pf[a->npf++] = tal_reader_prefetch(a->reader, key, (size_t)klen);
+	if (!tal_reader_indexed(a->reader)) {
+		return;
+	}
+	tal_prepared_t *p = &a->prep[a->nprep++];
+	p->req = req;
+	p->reqlen = reqlen;
+	p->klen = -1;
+	p->token = 0;
+	p->parse = tal_query_parse(req, reqlen, &p->qi);
+	if (p->parse == TAL_PARSE_OK && p->qi.qclass == TAL_CLASS_IN) {
+		p->klen = question_key(&p->qi, p->key, p->id, &p->guid);
+		if (p->klen > 0) {
+			p->token = tal_reader_prefetch(a->reader, p->key, (size_t)p->klen);
+		}
+	}
 }
 
 void tal_query_prefetch_nodes(tal_answerer_t *a)
 {
-	for (unsigned i = 0; i < a->npf; i++) {
-		tal_reader_prefetch_node(a->reader, a->pf[i]);
+	for (unsigned i = 0; i < a->nprep; i++) {
+		if (a->prep[i].token != 0) {
+			tal_reader_prefetch_node(a->reader, a->prep[i].token);
+		}
 	}
-	a->npf = 0;
+}
+
+/* The prepared form of `req`, if this batch has one: answers come in order. */
+static const tal_prepared_t *prepared(tal_answerer_t *a, const uint8_t *req, size_t reqlen)
+{
+	while (a->next < a->nprep) {
+		const tal_prepared_t *p = &a->prep[a->next++];
+		if (p->req == req && p->reqlen == reqlen) {
+			return p;
+		}
+	}
+	return NULL;
 }
 
 void tal_query_batch_end(tal_answerer_t *a)
 {
+	a->nprep = a->next = 0;
 	if (a->snap) {
 		tal_reader_end(a->reader);
 		a->snap = false;
@@ -473,7 +501,14 @@ size_t tal_query_answer(tal_answerer_t *a, const uint8_t *req, size_t reqlen, ui
 	int rcode;
 
 	a->stats.queries++;
-	int pr = tal_query_parse(req, reqlen, &qi);
+	const tal_prepared_t *prep = a->batch ? prepared(a, req, reqlen) : NULL;
+	int pr;
+	if (prep != NULL) {
+		pr = prep->parse;
+		qi = prep->qi;
+	} else {
+		pr = tal_query_parse(req, reqlen, &qi);
+	}
 	if (pr < TAL_PARSE_OK) {
 		a->stats.dropped++;
 		return 0;
@@ -509,7 +544,7 @@ size_t tal_query_answer(tal_answerer_t *a, const uint8_t *req, size_t reqlen, ui
 
 	switch (pr) {
 	case TAL_PARSE_OK:
-		rcode = answer_query(a, &r, &qi);
+		rcode = answer_query(a, &r, &qi, prep);
 		break;
 	case TAL_PARSE_BADVERS:
 		rcode = RCODE_BADVERS;

@@ -149,7 +149,9 @@ static unsigned answer_batch(tal_worker_t *w, const tal_listener_t *l, unsigned 
 	tal_query_batch_begin(&w->ans);
 	if (n > 1) {
 		for (unsigned i = 0; i < n; i++) {
-			tal_query_prefetch(&w->ans, b->rx[i], b->rx_msgs[i].msg_len);
+			if (!(b->rx_msgs[i].msg_hdr.msg_flags & MSG_TRUNC)) {
+				tal_query_prefetch(&w->ans, b->rx[i], b->rx_msgs[i].msg_len);
+			}
 		}
 		tal_query_prefetch_nodes(&w->ans);
 	}

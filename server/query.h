@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/dname.h"
+#include "common/node.h"
 #include "store/store.h"
 
 #define TAL_EDNS_UDP_SIZE 1232 /* advertised and used cap, per the DNS flag day 2020 */
@@ -92,14 +94,28 @@ typedef struct {
 
 #define TAL_QUERY_PREFETCH_MAX 64
 
+/* A request of a batch, parsed and its key built ahead (tal_query_prefetch). */
+typedef struct {
+	const uint8_t *req;
+	size_t reqlen;
+	int parse; /* tal_query_parse's result */
+	tal_qinfo_t qi;
+	int klen;  /* length of `key`; < 0: none built */
+	bool guid; /* the A view: `key` is the parent's, `id` the tenant */
+	uint8_t id[TAL_TENANT_IDLEN];
+	uint8_t key[TAL_KEY_MAXLEN];
+	uint64_t token; /* the store's prefetch token */
+} tal_prepared_t;
+
 /* A worker's answering state; transparent so it lives in the worker struct. */
 typedef struct {
 	tal_reader_t *reader; /* borrowed; owned by the worker */
 	tal_query_stats_t stats;
-	bool batch;   /* inside tal_query_batch_begin/end */
-	bool snap;    /* the reader's snapshot is open */
-	unsigned npf; /* lookups prefetched, not yet their nodes */
-	uint64_t pf[TAL_QUERY_PREFETCH_MAX];
+	bool batch;     /* inside tal_query_batch_begin/end */
+	bool snap;      /* the reader's snapshot is open */
+	unsigned nprep; /* requests prepared in this batch */
+	unsigned next;  /* the first of them not answered yet */
+	tal_prepared_t prep[TAL_QUERY_PREFETCH_MAX];
 } tal_answerer_t;
 
 /*
@@ -114,9 +130,12 @@ void tal_query_batch_end(tal_answerer_t *a);
 /*
  * Optional, inside a batch: tal_query_prefetch for each request (up to
  * TAL_QUERY_PREFETCH_MAX), then tal_query_prefetch_nodes once, then the
- * answers.  The memory the lookups will read is then fetched for all of
- * them at once, so their cache misses overlap.  Hints only: the answers
- * are the same with or without.
+ * answers, in the same order (requests may be skipped).  Each request is
+ * parsed and its key built once, and the memory the lookups will read is
+ * fetched for all of them at once, so their cache misses overlap.  The
+ * answers are the same with or without; a request's bytes must not change
+ * between its prefetch and its answer.  Without the store's index nothing
+ * is prepared (there is nothing to fetch ahead).
  */
 void tal_query_prefetch(tal_answerer_t *a, const uint8_t *req, size_t reqlen);
 void tal_query_prefetch_nodes(tal_answerer_t *a);

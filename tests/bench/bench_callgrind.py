@@ -77,7 +77,7 @@ def main():
             proc = subprocess.Popen(["valgrind", "--tool=callgrind",
                                      "--callgrind-out-file=" + out, "--collect-atstart=no",
                                      "--toggle-collect=udp_readable", tallowd, "-d", db, "-l",
-                                     "127.0.0.1:%d" % port, "-t", "1"]
+                                     "127.0.0.1:%d" % port, "-t", "1", "-v"]
                                     + (["--no-index"] if args.no_index else []),
                                     stdout=subprocess.DEVNULL, stderr=err,
                                     env=dict(os.environ, TALLOW_MAP_SIZE="4G"))

@@ -1224,6 +1224,27 @@ static void test_index(tal_store_t *st)
 	}
 	tal_query_batch_end(&ans);
 	is_int(0, bad, "index: %d answers as the B-tree gave them", N);
+
+	/* Requests skipped, and one never prefetched, between prepared ones. */
+	tal_query_batch_begin(&ans);
+	for (int i = 0; i < N; i++) {
+		tal_query_prefetch(&ans, req[i], reqlen[i]);
+	}
+	tal_query_prefetch_nodes(&ans);
+	bad = 0;
+	for (int i = 0; i < N; i += 3) {
+		int j = i == 6 ? 7 : i; /* out of order once */
+		size_t n = tal_query_answer(&ans, req[j], reqlen[j], got, sizeof(got),
+		                            TAL_TRANSPORT_UDP);
+		bad += n != wantlen[j] || memcmp(got, want[j], n) != 0;
+		if (i == 3) {
+			make_query(&qs[4]); /* a copy: another buffer, not prepared */
+			n = tal_query_answer(&ans, qbuf, qlen, got, sizeof(got), TAL_TRANSPORT_UDP);
+			bad += n != wantlen[4] || memcmp(got + 2, want[4] + 2, n - 2) != 0;
+		}
+	}
+	tal_query_batch_end(&ans);
+	is_int(0, bad, "index: answers right with requests skipped or not prefetched");
 }
 
 static void test_stats(const tal_query_stats_t *before)
