@@ -96,7 +96,7 @@ struct tal_store {
 	atomic_size_t ix_target;       /* snapshot of the build running or last run */
 	atomic_bool ix_want;           /* a reader found the index stale */
 	pthread_t ix_thread;
-	pthread_mutex_t ix_lock; /* ix_want's changes, ix_stop, ix_builds, the readers list */
+	pthread_mutex_t ix_lock; /* ix_want's changes, ix_stop, ix_stats, the readers list */
 	pthread_cond_t ix_cond;  /* to the builder: a build is wanted, or stop */
 	pthread_cond_t ix_done;  /* from the builder: a build ended */
 	bool ix_stop;
