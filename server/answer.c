@@ -304,6 +304,16 @@ static int question_key(const tal_qinfo_t *qi, uint8_t *key, uint8_t *id, bool *
 	return tal_query_key(qi->qname + skip, qi->qname_len - skip, key);
 }
 
+/* Opens the reader's snapshot unless this batch already has; false if it cannot. */
+static bool snap_open(tal_answerer_t *a)
+{
+	if (a->reader == NULL || (!a->snap && tal_reader_begin(a->reader) != 0)) {
+		return false;
+	}
+	a->snap = true;
+	return true;
+}
+
 /*
  * Looks the question up and writes the sections.  Returns the rcode; TC is
  * set in `r` when a required section did not fit.
@@ -360,10 +370,9 @@ static int answer_query(tal_answerer_t *a, resp_t *r, const tal_qinfo_t *qi,
 	}
 	size_t lookup_len = (size_t)klen;
 
-	if (a->reader == NULL || (!a->snap && tal_reader_begin(a->reader) != 0)) {
+	if (!snap_open(a)) {
 		return RCODE_SERVFAIL;
 	}
-	a->snap = true;
 	int rc = tal_reader_lookup(a->reader, key, lookup_len, &lk);
 	if (rc == 0) {
 		if (lk.zone.data == NULL ||
@@ -403,16 +412,12 @@ void tal_query_batch_begin(tal_answerer_t *a)
 
 void tal_query_prefetch(tal_answerer_t *a, const uint8_t *req, size_t reqlen)
 {
-	if (!a->batch || a->nprep == TAL_QUERY_PREFETCH_MAX || a->reader == NULL) {
-		return;
-	}
-	if (!a->snap) {
-		if (tal_reader_begin(a->reader) != 0) {
-			return; /* the answer will say SERVFAIL */
-		}
-		a->snap = true;
-	}
-	if (!tal_reader_indexed(a->reader)) {
+	/*
+	 * Without a snapshot the answer will say SERVFAIL; without the index
+	 * there is nothing to fetch ahead.
+	 */
+	if (!a->batch || a->nprep == TAL_QUERY_PREFETCH_MAX || !snap_open(a) ||
+	    !tal_reader_indexed(a->reader)) {
 		return;
 	}
 	tal_prepared_t *p = &a->prep[a->nprep++];
@@ -438,13 +443,17 @@ void tal_query_prefetch_nodes(tal_answerer_t *a)
 	}
 }
 
-/* The prepared form of `req`, if this batch has one: answers come in order. */
+/*
+ * The prepared form of `req`, if this batch has one.  Answers come in the
+ * order of preparation, some skipped, so the search starts after the last
+ * one taken; a request that was not prepared takes none.
+ */
 static const tal_prepared_t *prepared(tal_answerer_t *a, const uint8_t *req, size_t reqlen)
 {
-	while (a->next < a->nprep) {
-		const tal_prepared_t *p = &a->prep[a->next++];
-		if (p->req == req && p->reqlen == reqlen) {
-			return p;
+	for (unsigned i = a->next; i < a->nprep; i++) {
+		if (a->prep[i].req == req && a->prep[i].reqlen == reqlen) {
+			a->next = i + 1;
+			return &a->prep[i];
 		}
 	}
 	return NULL;

@@ -39,6 +39,7 @@ struct tal_index {
 	slot_t *slots;
 	size_t mask; /* slots - 1 */
 	size_t count;
+	size_t ents;        /* of them empty non-terminals */
 	unsigned max_probe; /* longest run from a key's home slot to its slot */
 };
 
@@ -232,6 +233,7 @@ static int add(tal_index_t *ix, const uint8_t *key, size_t klen, unsigned kind, 
 	};
 	place(ix, ix->slots, ix->mask, h, s);
 	ix->count++;
+	ix->ents += kind == TAL_INDEX_ENT;
 	return 0;
 }
 
@@ -298,6 +300,11 @@ void tal_index_prefetch(const tal_index_t *ix, uint64_t h, int stage)
 size_t tal_index_count(const tal_index_t *ix)
 {
 	return ix->count;
+}
+
+size_t tal_index_ents(const tal_index_t *ix)
+{
+	return ix->ents;
 }
 
 size_t tal_index_bytes(const tal_index_t *ix)

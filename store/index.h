@@ -70,7 +70,11 @@ int tal_index_find(const tal_index_t *ix, const uint8_t *key, size_t klen, const
 uint64_t tal_index_hash(const tal_index_t *ix, const uint8_t *key, size_t klen);
 void tal_index_prefetch(const tal_index_t *ix, uint64_t h, int stage);
 
-/* Keys held, bytes of table, and the longest probe run; for reports and tests. */
+/*
+ * Keys held (empty non-terminals among them), bytes of table, and the
+ * longest probe run; for reports and tests.
+ */
 size_t tal_index_count(const tal_index_t *ix);
+size_t tal_index_ents(const tal_index_t *ix);
 size_t tal_index_bytes(const tal_index_t *ix);
 unsigned tal_index_max_probe(const tal_index_t *ix);

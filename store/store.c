@@ -75,7 +75,6 @@ typedef struct {
 	tal_index_t *ix;
 	size_t txnid;
 	unsigned gen; /* remap generation: a remap moves the map */
-	size_t ents;  /* empty non-terminals among its keys */
 } snap_index_t;
 
 struct tal_store {
@@ -1187,7 +1186,7 @@ static uint64_t index_seed(void)
  * the new empty non-terminals (unless stored themselves: add_ent skips
  * those).  0 or an MDB_* / TAL_* code.
  */
-static int index_fill(tal_store_t *st, MDB_txn *txn, snap_index_t *si)
+static int index_fill(tal_store_t *st, MDB_txn *txn, tal_index_t **out)
 {
 	MDB_stat ms;
 	MDB_cursor *cur;
@@ -1199,10 +1198,12 @@ static int index_fill(tal_store_t *st, MDB_txn *txn, snap_index_t *si)
 	if (rc != 0) {
 		return rc;
 	}
-	int ret = tal_index_new(ms.ms_entries + ms.ms_entries / 16, index_seed(), &si->ix);
+	tal_index_t *ix;
+	int ret = tal_index_new(ms.ms_entries + ms.ms_entries / 16, index_seed(), &ix);
 	if (ret != 0) {
 		return ret;
 	}
+	*out = ix;
 	rc = mdb_cursor_open(txn, st->dbi[TAL_DB_NODES], &cur);
 	if (rc != 0) {
 		return rc;
@@ -1211,15 +1212,13 @@ static int index_fill(tal_store_t *st, MDB_txn *txn, snap_index_t *si)
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		const uint8_t *key = k.mv_data;
 		size_t common = 0;
-		ret = tal_index_add(si->ix, key, k.mv_size, v.mv_data, v.mv_size);
+		ret = tal_index_add(ix, key, k.mv_size, v.mv_data, v.mv_size);
 		while (common < prevlen && common < k.mv_size && prev[common] == key[common]) {
 			common++;
 		}
 		for (size_t i = common; ret == 0 && i + 1 < k.mv_size; i++) {
 			if (key[i] == 0) {
-				size_t before = tal_index_count(si->ix);
-				ret = tal_index_add_ent(si->ix, key, i + 1);
-				si->ents += tal_index_count(si->ix) - before;
+				ret = tal_index_add_ent(ix, key, i + 1);
 			}
 		}
 		if (ret != 0) {
@@ -1239,28 +1238,26 @@ static int index_fill(tal_store_t *st, MDB_txn *txn, snap_index_t *si)
 static void index_build(tal_store_t *st)
 {
 	struct timespec t0, t1;
-	MDB_txn *txn = NULL;
+	tal_txn_t *txn;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	int ret = txn_start(st, MDB_RDONLY, &txn);
+	int ret = tal_txn_begin(st, TAL_TXN_READ, &txn);
 	if (ret != 0) {
 		tal_log_warnx("index: %s: %s; answering from the B-tree", st->path,
 		              tal_strerror(ret));
 		return;
 	}
-	size_t txnid = mdb_txn_id(txn);
+	size_t txnid = mdb_txn_id(txn->txn);
 	unsigned gen = st->remap_gen; /* stable while the txn holds remap */
 	atomic_store(&st->ix_target, txnid);
 	snap_index_t *cur = atomic_load(&st->index);
 	if (cur != NULL && cur->txnid == txnid && cur->gen == gen) {
-		mdb_txn_abort(txn);
-		pthread_rwlock_unlock(&st->remap);
+		tal_txn_abort(txn);
 		return;
 	}
 	snap_index_t *si = calloc(1, sizeof(*si));
-	int rc = si == NULL ? TAL_ENOMEM : index_fill(st, txn, si);
-	mdb_txn_abort(txn);
-	pthread_rwlock_unlock(&st->remap);
+	int rc = si == NULL ? TAL_ENOMEM : index_fill(st, txn->txn, &si->ix);
+	tal_txn_abort(txn);
 	if (rc != 0) {
 		tal_log_warnx("index: %s: %s; answering from the B-tree", st->path,
 		              tal_strerror(rc < 0 ? rc : err_to_tal(rc)));
@@ -1276,21 +1273,21 @@ static void index_build(tal_store_t *st)
 	}
 	snap_index_free(old);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	tal_log_info("index: %zu names (%zu empty non-terminals), %zu MiB, built in %.3f s "
-	             "from transaction %zu",
-	             tal_index_count(si->ix) - si->ents, si->ents, tal_index_bytes(si->ix) >> 20,
-	             secs, txnid);
 	pthread_mutex_lock(&st->ix_lock);
-	st->ix_stats = (tal_index_stats_t){
-		.builds = st->ix_stats.builds + 1,
-		.names = tal_index_count(si->ix) - si->ents,
-		.ents = si->ents,
+	tal_index_stats_t *s = &st->ix_stats;
+	*s = (tal_index_stats_t){
+		.builds = s->builds + 1,
+		.names = tal_index_count(si->ix) - tal_index_ents(si->ix),
+		.ents = tal_index_ents(si->ix),
 		.bytes = tal_index_bytes(si->ix),
 		.max_probe = tal_index_max_probe(si->ix),
 		.txnid = txnid,
-		.seconds = secs,
+		.seconds =
+		        (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 	};
+	tal_log_info("index: %zu names (%zu empty non-terminals), %zu MiB, built in %.3f s "
+	             "from transaction %zu",
+	             s->names, s->ents, s->bytes >> 20, s->seconds, txnid);
 	pthread_cond_broadcast(&st->ix_done);
 	pthread_mutex_unlock(&st->ix_lock);
 }
